@@ -1,0 +1,111 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/berth-project/berth/internal/errdefs"
+	"github.com/spf13/cobra"
+)
+
+// CLI carries what every command needs: the global flags and the streams. Commands get it at
+// construction and read the flag values only when they run.
+type CLI struct {
+	Root     string // --root, BERTH_ROOT: persistent state
+	RunRoot  string // --runroot, BERTH_RUNROOT: state that dies with a reboot
+	LogLevel string // --log-level
+
+	In  io.Reader
+	Out io.Writer
+	Err io.Writer
+}
+
+// StatusError makes the process exit with Code. An empty Msg prints nothing.
+type StatusError struct {
+	Code int
+	Msg  string
+}
+
+func (e *StatusError) Error() string { return e.Msg }
+
+// withCode wraps err so that berth exits with code (e.g. 125 for run/create failures), keeping
+// codes that are already set.
+func withCode(err error, code int) error {
+	if err == nil {
+		return nil
+	}
+	var se *StatusError
+	if errors.As(err, &se) {
+		return err
+	}
+	return &StatusError{Code: code, Msg: err.Error()}
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// newRootCommand builds the whole command tree.
+func newRootCommand(cli *CLI) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "berth [OPTIONS] COMMAND [ARG...]",
+		Short:         "A daemonless, Docker-compatible container runtime",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       Version,
+		CompletionOptions: cobra.CompletionOptions{
+			HiddenDefaultCmd: false,
+		},
+	}
+	root.SetVersionTemplate("berth version {{.Version}}\n")
+	root.PersistentFlags().StringVar(&cli.Root, "root", envOr("BERTH_ROOT", "/var/lib/berth"), "Root directory of persistent berth state (env BERTH_ROOT)")
+	root.PersistentFlags().StringVar(&cli.RunRoot, "runroot", envOr("BERTH_RUNROOT", "/run/berth"), "Root directory of runtime state (env BERTH_RUNROOT)")
+	root.PersistentFlags().StringVarP(&cli.LogLevel, "log-level", "l", "info", `Set the logging level ("debug"|"info"|"warn"|"error"|"fatal")`)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return &StatusError{Code: 125, Msg: fmt.Sprintf("%s\nSee '%s --help'.", err, c.CommandPath())}
+	})
+	root.SetIn(cli.In)
+	root.SetOut(cli.Out)
+	root.SetErr(cli.Err)
+
+	addSystemCommands(root, cli)
+	addImageCommands(root, cli)
+	addContainerCommands(root, cli)
+	addNetworkCommands(root, cli)
+	addVolumeCommands(root, cli)
+	return root
+}
+
+// run executes the CLI with args and returns the process exit code.
+func run(args []string) int {
+	cli := &CLI{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}
+	root := newRootCommand(cli)
+	root.SetArgs(args)
+	err := root.Execute()
+	if err == nil {
+		return 0
+	}
+	code := 1
+	var se *StatusError
+	switch {
+	case errors.As(err, &se):
+		code = se.Code
+	case errors.Is(err, errdefs.ErrCommandNotFound):
+		code = 127
+	case errors.Is(err, errdefs.ErrCannotInvoke):
+		code = 126
+	}
+	if msg := err.Error(); msg != "" {
+		if se != nil || code != 1 {
+			fmt.Fprintln(cli.Err, "berth: "+msg)
+		} else {
+			fmt.Fprintln(cli.Err, "Error: "+msg)
+		}
+	}
+	return code
+}
