@@ -1,0 +1,3 @@
+// Package network wires containers to Docker-style networks: bridges, veth pairs, IPAM, published
+// ports through nftables, /etc/hosts and resolv.conf rendering, and named networks.
+package network
