@@ -452,7 +452,11 @@ func validateTmpfsOptions(options string) error {
 				if _, err := strconv.ParseUint(v, 8, 32); err != nil {
 					return fmt.Errorf("invalid mode %q", v)
 				}
-			case "uid", "gid", "nr_inodes", "nr_blocks":
+			case "uid", "gid":
+				if _, err := strconv.ParseUint(v, 10, 32); err != nil {
+					return fmt.Errorf("invalid %s %q", k, v)
+				}
+			case "nr_inodes", "nr_blocks":
 				if _, err := units.RAMInBytes(v); err != nil {
 					return fmt.Errorf("invalid %s %q", k, v)
 				}
@@ -490,6 +494,8 @@ func ParseVolumesFrom(spec string) (container, mode string, err error) {
 	}
 	return container, mode, nil
 }
+
+func ramInBytes(v string) (int64, error) { return units.RAMInBytes(v) }
 
 // ModeReadOnly tells whether a mode string ("ro", "ro,Z", ...) asks for read-only.
 func ModeReadOnly(mode string) bool {
