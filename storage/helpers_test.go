@@ -26,12 +26,14 @@ type ent struct {
 	minor    int64
 }
 
-func file(name, body string) ent     { return ent{name: name, typ: tar.TypeReg, body: body, mode: 0o644} }
-func dir(name string) ent            { return ent{name: name, typ: tar.TypeDir, mode: 0o755} }
-func symlink(name, to string) ent    { return ent{name: name, typ: tar.TypeSymlink, link: to, mode: 0o777} }
-func hardlink(name, to string) ent   { return ent{name: name, typ: tar.TypeLink, link: to, mode: 0o644} }
-func whiteoutEnt(name string) ent    { return ent{name: name, typ: tar.TypeReg, mode: 0o644} }
-func fifo(name string) ent           { return ent{name: name, typ: tar.TypeFifo, mode: 0o644} }
+func file(name, body string) ent { return ent{name: name, typ: tar.TypeReg, body: body, mode: 0o644} }
+func dir(name string) ent        { return ent{name: name, typ: tar.TypeDir, mode: 0o755} }
+func symlink(name, to string) ent {
+	return ent{name: name, typ: tar.TypeSymlink, link: to, mode: 0o777}
+}
+func hardlink(name, to string) ent { return ent{name: name, typ: tar.TypeLink, link: to, mode: 0o644} }
+func whiteoutEnt(name string) ent  { return ent{name: name, typ: tar.TypeReg, mode: 0o644} }
+func fifo(name string) ent         { return ent{name: name, typ: tar.TypeFifo, mode: 0o644} }
 func chardev(name string, ma, mi int64) ent {
 	return ent{name: name, typ: tar.TypeChar, mode: 0o600, major: ma, minor: mi}
 }
