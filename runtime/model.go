@@ -23,8 +23,10 @@ const (
 // containers/<id>/config.json and changes only through rename, update, network connect and the like.
 // Config and HostConfig use Docker's own API types so inspect prints Docker's JSON shape.
 type Record struct {
-	ID      string
-	Name    string // without the leading "/"
+	ID string
+	// Name is without the leading "/". It is indexed under root/names: change it only through
+	// (*Runtime).Rename, which keeps the index and the uniqueness rule.
+	Name    string
 	Created time.Time
 
 	// Image is the reference as the user gave it (normalised where Docker normalises),
