@@ -1,0 +1,221 @@
+package harness
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// cleanup runs when the test ends: background commands, containers (berth rm -f first, then
+// SIGKILL by PID for whatever is left), mounts, cgroups, directories.
+func (e *Env) cleanup() {
+	e.mu.Lock()
+	procs := e.procs
+	e.procs = nil
+	e.mu.Unlock()
+	for _, p := range procs {
+		p.Kill()
+	}
+
+	ids := e.containerIDs()
+	if len(ids) > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		cmd := e.Command(ctx, append([]string{"rm", "-f", "-v"}, ids...)...)
+		_ = cmd.Run()
+		cancel()
+	}
+
+	e.killLeftovers(ids)
+	removeCgroups(ids)
+	if err := UnmountUnder(e.Root, e.RunRoot); err != nil {
+		e.T.Logf("harness cleanup: %v", err)
+	}
+	for _, d := range []string{e.Root, e.RunRoot} {
+		if err := os.RemoveAll(d); err != nil {
+			e.T.Logf("harness cleanup: removing %s: %v", d, err)
+		}
+	}
+}
+
+// containerIDs lists the container directories of e's root.
+func (e *Env) containerIDs() []string {
+	ents, err := os.ReadDir(filepath.Join(e.Root, "containers"))
+	if err != nil {
+		return nil
+	}
+	var ids []string
+	for _, ent := range ents {
+		if ent.IsDir() {
+			ids = append(ids, ent.Name())
+		}
+	}
+	return ids
+}
+
+// LeftoverPIDs returns the live processes that belong to e: berth processes (monitors, stuck
+// commands) whose command line or environment names e's root or runroot, the processes in the
+// cgroups of e's containers, and all their descendants.
+func (e *Env) LeftoverPIDs() []int {
+	return e.leftoverPIDs(e.containerIDs())
+}
+
+func (e *Env) leftoverPIDs(ids []string) []int {
+	self := os.Getpid()
+	found := map[int]bool{}
+	procs := listProcs()
+	markers := [][]byte{[]byte(e.Root), []byte(e.RunRoot)}
+	for pid := range procs {
+		if pid == self {
+			continue
+		}
+		for _, f := range []string{"cmdline", "environ"} {
+			b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/" + f)
+			if err != nil {
+				continue
+			}
+			for _, m := range markers {
+				if bytes.Contains(b, m) {
+					found[pid] = true
+				}
+			}
+		}
+	}
+	for _, id := range ids {
+		for _, dir := range cgroupDirs(id) {
+			for _, pid := range readPIDs(filepath.Join(dir, "cgroup.procs")) {
+				found[pid] = true
+			}
+		}
+	}
+	// Descendants: repeat until no new child appears.
+	for changed := true; changed; {
+		changed = false
+		for pid, ppid := range procs {
+			if found[ppid] && !found[pid] && pid != self {
+				found[pid] = true
+				changed = true
+			}
+		}
+	}
+	var out []int
+	for pid := range found {
+		out = append(out, pid)
+	}
+	sort.Ints(out)
+	return out
+}
+
+// killLeftovers thaws the containers' freezer cgroups and SIGKILLs every leftover process, then
+// waits a little for them to go.
+func (e *Env) killLeftovers(ids []string) {
+	for _, id := range ids {
+		for _, dir := range cgroupDirs(id) {
+			_ = os.WriteFile(filepath.Join(dir, "freezer.state"), []byte("THAWED"), 0o644)
+			_ = os.WriteFile(filepath.Join(dir, "cgroup.freeze"), []byte("0"), 0o644)
+		}
+	}
+	for round := 0; round < 50; round++ {
+		pids := e.leftoverPIDs(ids)
+		if len(pids) == 0 {
+			return
+		}
+		if round == 0 {
+			e.T.Logf("harness cleanup: killing leftover processes %v", pids)
+		}
+		for _, pid := range pids {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	e.T.Logf("harness cleanup: processes still alive: %v", e.leftoverPIDs(ids))
+}
+
+// listProcs maps every live (non-zombie) PID to its parent PID.
+func listProcs() map[int]int {
+	out := map[int]int{}
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return out
+	}
+	for _, ent := range ents {
+		pid, err := strconv.Atoi(ent.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + ent.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...; comm may hold spaces and parens.
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) < 2 || f[0] == "Z" || f[0] == "X" {
+			continue
+		}
+		ppid, _ := strconv.Atoi(f[1])
+		out[pid] = ppid
+	}
+	return out
+}
+
+func readPIDs(path string) []int {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	var pids []int
+	for _, f := range strings.Fields(string(b)) {
+		if pid, err := strconv.Atoi(f); err == nil {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// CgroupDirs lists the cgroup directories that exist for container id, in every hierarchy
+// (v1 controllers and v2), for the cgroupfs ("/berth/<id>") and systemd ("berth-<id>.scope")
+// layouts.
+func CgroupDirs(id string) []string { return cgroupDirs(id) }
+
+func cgroupDirs(id string) []string {
+	var out []string
+	for _, pat := range []string{
+		"/sys/fs/cgroup/berth/" + id,
+		"/sys/fs/cgroup/*/berth/" + id,
+		"/sys/fs/cgroup/system.slice/berth-" + id + ".scope",
+		"/sys/fs/cgroup/*/system.slice/berth-" + id + ".scope",
+	} {
+		m, _ := filepath.Glob(pat)
+		out = append(out, m...)
+	}
+	return out
+}
+
+// removeCgroups removes the (now empty) cgroups of ids, children first.
+func removeCgroups(ids []string) {
+	for _, id := range ids {
+		for _, dir := range cgroupDirs(id) {
+			var dirs []string
+			_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+				if err == nil && d.IsDir() {
+					dirs = append(dirs, p)
+				}
+				return nil
+			})
+			for i := len(dirs) - 1; i >= 0; i-- {
+				_ = unix.Rmdir(dirs[i])
+			}
+		}
+	}
+}
