@@ -65,7 +65,11 @@ func CopyUp(src, dst string) error {
 	if err := c.copyDirContents(src, dst); err != nil {
 		return fmt.Errorf("copy-up %s to %s: %w", src, dst, err)
 	}
-	if err := c.copyMeta(src, dst, fi); err != nil {
+	st := &unix.Stat_t{}
+	if err := unix.Lstat(src, st); err != nil {
+		return fmt.Errorf("copy-up %s: %w", src, err)
+	}
+	if err := c.copyMeta(src, dst, st); err != nil {
 		return fmt.Errorf("copy-up %s to %s: %w", src, dst, err)
 	}
 	return nil
@@ -95,13 +99,9 @@ func (c *copier) copyEntry(src, dst string) error {
 	if err != nil {
 		return err
 	}
-	st, _ := fi.Sys().(*unix.Stat_t)
-	if st == nil {
-		var s unix.Stat_t
-		if err := unix.Lstat(src, &s); err != nil {
-			return err
-		}
-		st = &s
+	st := &unix.Stat_t{}
+	if err := unix.Lstat(src, st); err != nil {
+		return err
 	}
 	if !fi.IsDir() && st.Nlink > 1 {
 		id := fileID{uint64(st.Dev), st.Ino}
@@ -138,7 +138,7 @@ func (c *copier) copyEntry(src, dst string) error {
 	default:
 		return nil // sockets and the like are not copied, as tar would not either
 	}
-	return c.copyMeta(src, dst, fi)
+	return c.copyMeta(src, dst, st)
 }
 
 func copyFile(src, dst string) error {
@@ -160,13 +160,12 @@ func copyFile(src, dst string) error {
 
 // copyMeta gives dst src's owner, mode, xattrs and times (in that order: chown clears setuid,
 // writing children changes a directory's mtime).
-func (c *copier) copyMeta(src, dst string, fi os.FileInfo) error {
-	st := fi.Sys().(*unix.Stat_t)
+func (c *copier) copyMeta(src, dst string, st *unix.Stat_t) error {
 	if err := os.Lchown(dst, int(st.Uid), int(st.Gid)); err != nil {
 		return err
 	}
 	copyXattrs(src, dst)
-	if fi.Mode()&os.ModeSymlink == 0 {
+	if st.Mode&unix.S_IFMT != unix.S_IFLNK {
 		if err := unix.Chmod(dst, st.Mode&07777); err != nil {
 			return err
 		}

@@ -189,8 +189,19 @@ func validateTarget(target string) error {
 }
 
 // ValidateMount checks a --mount value as Docker's daemon does, including that a bind source
-// exists. Errors read `invalid mount config for type "bind": ...`.
-func ValidateMount(m mount.Mount) error { return validateMount(m, true) }
+// exists and that a volume name is valid. Errors read `invalid mount config for type "bind": ...`
+// or `create NAME: "NAME" includes invalid characters ...`.
+func ValidateMount(m mount.Mount) error {
+	if err := validateMount(m, true); err != nil {
+		return err
+	}
+	if m.Type == mount.TypeVolume && m.Source != "" {
+		if err := ValidateName(m.Source); err != nil {
+			return errdefs.Invalid(fmt.Sprintf("create %s: %v", m.Source, err))
+		}
+	}
+	return nil
+}
 
 func validateMount(m mount.Mount, bindSourceMustExist bool) error {
 	fail := func(err error) error { return &mountConfigError{m.Type, err} }
@@ -231,11 +242,6 @@ func validateMount(m mount.Mount, bindSourceMustExist bool) error {
 		}
 		if m.Source == "" && m.ReadOnly {
 			return fail(errors.New("must not set ReadOnly mode when using anonymous volumes"))
-		}
-		if m.Source != "" {
-			if err := ValidateName(m.Source); err != nil {
-				return fail(err)
-			}
 		}
 		if m.VolumeOptions != nil && m.VolumeOptions.DriverConfig != nil {
 			if d := m.VolumeOptions.DriverConfig.Name; d != "" && d != DefaultDriver {

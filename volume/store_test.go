@@ -1,0 +1,159 @@
+package volume
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/berth-project/berth/internal/errdefs"
+)
+
+// fakeContainer writes a containers/<id>/config.json whose Mounts use the named volumes.
+func fakeContainer(t *testing.T, root, id string, volumes ...string) {
+	t.Helper()
+	dir := filepath.Join(root, "containers", id)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	var mounts []string
+	for _, v := range volumes {
+		mounts = append(mounts, fmt.Sprintf(`{"Type":"volume","Name":%q,"Destination":"/d"}`, v))
+	}
+	data := fmt.Sprintf(`{"ID":%q,"Mounts":[%s]}`, id, strings.Join(mounts, ","))
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestStoreLifecycle(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	s, err := Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, created, err := s.Create(CreateOptions{Name: "db-data", Labels: map[string]string{"app": "db"}})
+	if err != nil || !created {
+		t.Fatalf("Create: %v created=%v", err, created)
+	}
+	if v.Mountpoint != filepath.Join(root, "volumes", "db-data", "_data") {
+		t.Errorf("Mountpoint %q", v.Mountpoint)
+	}
+	if fi, err := os.Stat(v.Mountpoint); err != nil || !fi.IsDir() {
+		t.Fatalf("_data: %v", err)
+	}
+	again, created, err := s.Create(CreateOptions{Name: "db-data"})
+	if err != nil || created || again.Labels["app"] != "db" {
+		t.Errorf("second Create = %+v created=%v err=%v, want the existing volume", again, created, err)
+	}
+	anon, _, err := s.Create(CreateOptions{})
+	if err != nil || len(anon.Name) != 64 || !anon.Anonymous() {
+		t.Fatalf("anonymous volume %+v: %v", anon, err)
+	}
+	api := v.API()
+	if api.Scope != "local" || api.Driver != "local" || api.Name != "db-data" || api.CreatedAt == "" {
+		t.Errorf("API() = %+v", api)
+	}
+
+	list, err := s.List()
+	if err != nil || len(list) != 2 {
+		t.Fatalf("List = %d volumes, %v", len(list), err)
+	}
+
+	fakeContainer(t, root, "c1", "db-data")
+	fakeContainer(t, root, "c2", "db-data", anon.Name)
+	err = s.Remove("db-data", RemoveOptions{})
+	if !errors.Is(err, errdefs.ErrConflict) || err.Error() != "remove db-data: volume is in use - [c1, c2]" {
+		t.Errorf("Remove in use = %v", err)
+	}
+	if err := s.Remove("nope", RemoveOptions{}); !errors.Is(err, errdefs.ErrNotFound) || err.Error() != "get nope: no such volume" {
+		t.Errorf("Remove missing = %v", err)
+	}
+	if err := s.Remove("nope", RemoveOptions{Force: true}); err != nil {
+		t.Errorf("Remove -f missing = %v", err)
+	}
+	if err := s.Remove("../etc", RemoveOptions{}); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Errorf("Remove ../etc = %v", err)
+	}
+
+	// Prune removes nothing in use; without All only anonymous volumes.
+	deleted, _, err := s.Prune(PruneOptions{All: true})
+	if err != nil || len(deleted) != 0 {
+		t.Errorf("Prune with everything in use deleted %v, %v", deleted, err)
+	}
+	os.RemoveAll(filepath.Join(root, "containers", "c2"))
+	os.WriteFile(filepath.Join(anon.Mountpoint, "f"), []byte("12345"), 0o644)
+	deleted, reclaimed, err := s.Prune(PruneOptions{})
+	if err != nil || len(deleted) != 1 || deleted[0] != anon.Name || reclaimed != 5 {
+		t.Errorf("Prune = %v, %d, %v; want the anonymous volume and 5 bytes", deleted, reclaimed, err)
+	}
+	if err := s.Remove("db-data", RemoveOptions{IgnoreContainer: "c1"}); err != nil {
+		t.Errorf("Remove ignoring its only user: %v", err)
+	}
+	if _, err := s.Get("db-data"); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Errorf("Get after remove = %v", err)
+	}
+	entries, _ := os.ReadDir(filepath.Join(root, "volumes"))
+	for _, e := range entries {
+		if e.Name() != ".lock" {
+			t.Errorf("left behind in volumes/: %s", e.Name())
+		}
+	}
+}
+
+func TestPruneFilters(t *testing.T) {
+	t.Parallel()
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, labels := range map[string]map[string]string{
+		"keep": {"env": "prod"}, "drop": {"env": "dev"}, "plain": nil,
+	} {
+		if _, _, err := s.Create(CreateOptions{Name: name, Labels: labels}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deleted, _, err := s.Prune(PruneOptions{All: true, Labels: []string{"env=dev"}})
+	if err != nil || len(deleted) != 1 || deleted[0] != "drop" {
+		t.Errorf("prune label=env=dev: %v %v", deleted, err)
+	}
+	deleted, _, err = s.Prune(PruneOptions{All: true, NotLabels: []string{"env"}})
+	if err != nil || len(deleted) != 1 || deleted[0] != "plain" {
+		t.Errorf("prune label!=env: %v %v", deleted, err)
+	}
+}
+
+func TestConcurrentCreateSameName(t *testing.T) {
+	t.Parallel()
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	createdCount := 0
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, created, err := s.Create(CreateOptions{Name: "shared"})
+			if err != nil {
+				t.Error(err)
+			}
+			if created {
+				mu.Lock()
+				createdCount++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if createdCount != 1 {
+		t.Errorf("%d creators think they made the volume", createdCount)
+	}
+}
