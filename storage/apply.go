@@ -252,7 +252,7 @@ func (a *applier) whiteout(parent string, join func(string) string, base string,
 	if err := a.create(p, func() error { return unix.Mknod(p, unix.S_IFCHR, 0) }); err != nil {
 		return fmt.Errorf("whiteout %s: %w", victim, err)
 	}
-	return a.owner(p, hdr)
+	return a.meta(p, hdr, false)
 }
 
 // linkTarget resolves a hardlink target name inside the root without following its last
