@@ -1,0 +1,198 @@
+package network
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	goruntime "runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/docker/go-connections/nat"
+	"golang.org/x/sys/unix"
+)
+
+func requiresRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("requires root")
+	}
+}
+
+// inNetns runs fn on a thread moved into the namespace at path; the thread is then discarded.
+func inNetns(t *testing.T, path string, fn func()) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() {
+		goruntime.LockOSThread()
+		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			done <- err
+			return
+		}
+		defer unix.Close(fd)
+		if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
+			done <- err
+			return
+		}
+		fn()
+		done <- nil
+	}()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// serveHello listens on port inside the namespace and answers every connection with msg.
+func serveHello(t *testing.T, nsPath string, port int, msg string) net.Listener {
+	var ln net.Listener
+	inNetns(t, nsPath, func() {
+		var err error
+		ln, err = net.Listen("tcp4", fmt.Sprintf(":%d", port))
+		if err != nil {
+			t.Error(err)
+		}
+	})
+	if ln == nil {
+		t.FailNow()
+	}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			fmt.Fprintln(c, msg)
+			c.Close()
+		}
+	}()
+	return ln
+}
+
+func readHello(addr string) (string, error) {
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(2 * time.Second))
+	line, err := bufio.NewReader(c).ReadString('\n')
+	return strings.TrimSpace(line), err
+}
+
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func linkExists(name string) bool {
+	_, err := net.InterfaceByName(name)
+	return err == nil
+}
+
+func TestRootBridgeAttachPublish(t *testing.T) {
+	requiresRoot(t)
+	dir := t.TempDir()
+	root, runRoot := filepath.Join(dir, "root"), filepath.Join(dir, "run")
+	s, err := Open(root, runRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		os.RemoveAll(root)
+		CollectOrphanBridges()
+	})
+	nsA, nsB := filepath.Join(runRoot, "netns", "a"), filepath.Join(runRoot, "netns", "b")
+	for _, p := range []string{nsA, nsB} {
+		if err := CreateNetns(p); err != nil {
+			t.Fatal(err)
+		}
+		defer RemoveNetns(p)
+	}
+	port := freePort(t)
+	hosts := filepath.Join(dir, "hostsA")
+	epA, err := s.Attach(AttachRequest{ContainerID: "aaaaaaaaaaaa1", Name: "a", Network: "bridge", NsPath: nsA, IfName: "eth0",
+		DefaultRoute: true, HostsPath: hosts, Owner: Self(),
+		Ports: nat.PortMap{"8080/tcp": {{HostPort: fmt.Sprint(port)}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer epA.Held.Close()
+	epB, err := s.Attach(AttachRequest{ContainerID: "bbbbbbbbbbbb1", Name: "b", Network: "bridge", NsPath: nsB, IfName: "eth0", DefaultRoute: true, Owner: Self()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if epA.Lease.IP == epB.Lease.IP {
+		t.Fatalf("same IP %s", epA.Lease.IP)
+	}
+	if !strings.HasPrefix(epA.Lease.MAC, "02:42:") {
+		t.Errorf("MAC %s", epA.Lease.MAC)
+	}
+	ln := serveHello(t, nsA, 8080, "hello-a")
+	defer ln.Close()
+	// Published port from the host: 127.0.0.1, ::1 (proxy), the gateway address.
+	addrs := []string{fmt.Sprintf("127.0.0.1:%d", port), fmt.Sprintf("%s:%d", epA.Network.Gateway, port)}
+	if hostIPv6() {
+		addrs = append(addrs, fmt.Sprintf("[::1]:%d", port))
+	}
+	for _, a := range addrs {
+		if got, err := readHello(a); err != nil || got != "hello-a" {
+			t.Errorf("GET %s = %q, %v", a, got, err)
+		}
+	}
+	// Container to container by IP, and hairpin through the host port.
+	inNetns(t, nsB, func() {
+		for _, a := range []string{epA.Lease.IP + ":8080", fmt.Sprintf("%s:%d", epA.Network.Gateway, port)} {
+			if got, err := readHello(a); err != nil || got != "hello-a" {
+				t.Errorf("from b: %s = %q, %v", a, got, err)
+			}
+		}
+	})
+	// The same port again is refused in Docker's words.
+	nsC := filepath.Join(runRoot, "netns", "c")
+	if err := CreateNetns(nsC); err != nil {
+		t.Fatal(err)
+	}
+	defer RemoveNetns(nsC)
+	_, err = s.Attach(AttachRequest{ContainerID: "cccccccccccc1", Name: "c", Network: "bridge", NsPath: nsC, IfName: "eth0", Owner: Self(),
+		Ports: nat.PortMap{"80/tcp": {{HostPort: fmt.Sprint(port)}}}})
+	want := fmt.Sprintf("Bind for 0.0.0.0:%d failed: port is already allocated", port)
+	if err == nil || err.Error() != want {
+		t.Errorf("second publish: %v, want %q", err, want)
+	}
+	n, _ := s.Get("bridge")
+	if _, ok := n.Leases["cccccccccccc1"]; ok {
+		t.Error("failed attach left a lease")
+	}
+	// Teardown leaves nothing.
+	vethA := epA.Lease.Veth
+	epA.Held.Close()
+	if _, err := s.DetachAll("aaaaaaaaaaaa1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DetachAll("bbbbbbbbbbbb1"); err != nil {
+		t.Fatal(err)
+	}
+	if linkExists(vethA) {
+		t.Errorf("veth %s left", vethA)
+	}
+	out, _ := exec.Command("nft", "list", "map", "ip", TableName, mapAnyPorts).CombinedOutput()
+	if strings.Contains(string(out), fmt.Sprint(port)) {
+		t.Errorf("port %d still in nft map:\n%s", port, out)
+	}
+	n, _ = s.Get("bridge")
+	if len(n.Leases) != 0 {
+		t.Errorf("leases left: %v", n.Leases)
+	}
+	if !linkExists(n.Bridge) {
+		t.Errorf("bridge %s removed with the last container", n.Bridge)
+	}
+}
