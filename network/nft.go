@@ -140,7 +140,9 @@ func ensureTable() error {
 	return nil
 }
 
-func netTag(id string) []byte { return userdata.AppendString(nil, userdata.TypeComment, "berth-net:"+id) }
+func netTag(id string) []byte {
+	return userdata.AppendString(nil, userdata.TypeComment, "berth-net:"+id)
+}
 
 func prefixBytes(p netip.Prefix) (addr, mask []byte) {
 	a := p.Masked().Addr().As4()

@@ -82,8 +82,8 @@ func (n *Network) Predefined() bool {
 
 // Store is the set of networks of one berth root.
 type Store struct {
-	root    string // <root>/networks
-	runRoot string // <runroot>
+	root      string // <root>/networks
+	runRoot   string // <runroot>
 	stateRoot string
 }
 
