@@ -7,25 +7,86 @@ import (
 	"strings"
 
 	"github.com/berth-project/berth/internal/atomicfile"
+	"github.com/berth-project/berth/network"
 )
 
 // writeEtcFiles writes the hostname, hosts and resolv.conf files that are bind-mounted into the
-// container. Owned by the network work, which adds the container's IP, links and aliases.
+// container: its own addresses, --add-host, --link and the containers sharing its user-defined
+// networks in hosts; the host's resolvers (loopback ones replaced) or --dns* in resolv.conf.
 func writeEtcFiles(l Layout, rec *Record, st *State) error {
 	dir := l.ContainerDir(rec.ID)
-	hostname := rec.Config.Hostname
+	hostname, domain := "", ""
+	if rec.Config != nil {
+		hostname, domain = rec.Config.Hostname, rec.Config.Domainname
+	}
+	if hostname == "" {
+		hostname = rec.ID[:12]
+	}
 	if err := atomicfile.WriteFile(filepath.Join(dir, "hostname"), []byte(hostname+"\n"), 0o644); err != nil {
 		return err
 	}
-	var hosts strings.Builder
-	hosts.WriteString("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n")
-	hosts.WriteString("fe00::\tip6-localnet\nff00::\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n")
-	if err := atomicfile.WriteFile(filepath.Join(dir, "hosts"), []byte(hosts.String()), 0o644); err != nil {
+	mode := networkMode(rec)
+	h := network.HostsFile{}
+	if rec.HostConfig != nil {
+		h.Extra = rec.HostConfig.ExtraHosts
+	}
+	names := []string{hostname}
+	if domain != "" {
+		names = []string{hostname + "." + domain, hostname}
+	}
+	gateway := ""
+	for _, name := range attachOrder(rec) {
+		if ep := st.Networks[name]; ep != nil && ep.IPAddress != "" {
+			h.Self = append(h.Self, network.HostEntry{IP: ep.IPAddress, Names: names})
+			if gateway == "" {
+				gateway = ep.Gateway
+			}
+		}
+	}
+	dns := hostConfigDNS(rec.HostConfig)
+	if mode == network.ModeHost {
+		base, err := os.ReadFile("/etc/hosts")
+		if err != nil && !os.IsNotExist(err) {
+			return fmt.Errorf("read host /etc/hosts: %w", err)
+		}
+		h.Base = base
+		if h.Base == nil {
+			h.Base = []byte{}
+		}
+		dns.KeepLoopback = true
+		gateway = "127.0.0.1"
+	}
+	var s *network.Store
+	if mode != network.ModeHost && mode != network.ModeNone {
+		var err error
+		if s, err = network.Open(l.Root, l.RunRoot); err != nil {
+			return err
+		}
+		h.Links = s.LinkEntries(rec.ID)
+	}
+	hostsPath := filepath.Join(dir, "hosts")
+	if s != nil {
+		if err := s.WriteHosts(hostsPath, rec.ID, h, gateway); err != nil {
+			return err
+		}
+	} else if err := atomicfile.WriteFile(hostsPath, h.Render(gateway), 0o644); err != nil {
 		return err
 	}
-	resolv, err := os.ReadFile("/etc/resolv.conf")
-	if err != nil && !os.IsNotExist(err) {
-		return fmt.Errorf("read host resolv.conf: %w", err)
-	}
+	resolv := network.RenderResolvConf(network.HostResolvConf(), dns)
 	return atomicfile.WriteFile(filepath.Join(dir, "resolv.conf"), resolv, 0o644)
+}
+
+// copyEtcFiles gives a container joining another one's network (--network container:NAME) the
+// other container's hosts, hostname and resolv.conf.
+func copyEtcFiles(l Layout, from, to string) error {
+	for _, f := range []string{"hosts", "hostname", "resolv.conf"} {
+		data, err := os.ReadFile(filepath.Join(l.ContainerDir(from), f))
+		if err != nil {
+			return fmt.Errorf("network container:%s: %w", strings.TrimSpace(from[:12]), err)
+		}
+		if err := atomicfile.WriteFile(filepath.Join(l.ContainerDir(to), f), data, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -1,5 +1,20 @@
 package runtime
 
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/berth-project/berth/internal/ids"
+	"github.com/berth-project/berth/network"
+	"github.com/docker/docker/api/types/container"
+	nettypes "github.com/docker/docker/api/types/network"
+	"github.com/docker/go-connections/nat"
+)
+
 // This file is the seam between the container life cycle and package network. The monitor calls
 // setupNetwork before the container's process starts and teardownNetwork after it exits (and the
 // reconciler calls teardownNetwork for containers whose monitor died). Owned by the network work.
@@ -14,24 +29,258 @@ type netSetup struct {
 	NsPath string
 }
 
+// heldPorts keeps, in the process that published them (the monitor), the sockets that reserve a
+// container's host ports and serve them on IPv6, until teardownNetwork.
+var (
+	heldMu    sync.Mutex
+	heldPorts = map[string][]*network.Held{}
+)
+
+func holdPorts(id string, h *network.Held) {
+	if h == nil {
+		return
+	}
+	heldMu.Lock()
+	heldPorts[id] = append(heldPorts[id], h)
+	heldMu.Unlock()
+}
+
+func releaseHeldPorts(id string) {
+	heldMu.Lock()
+	hs := heldPorts[id]
+	delete(heldPorts, id)
+	heldMu.Unlock()
+	for _, h := range hs {
+		h.Close()
+	}
+}
+
+// networkMode is the container's --network value with Docker's default applied.
+func networkMode(rec *Record) string {
+	if rec.HostConfig == nil || rec.HostConfig.NetworkMode == "" || rec.HostConfig.NetworkMode == "default" {
+		return network.ModeBridge
+	}
+	return string(rec.HostConfig.NetworkMode)
+}
+
+// attachOrder is the container's networks in interface order: the --network one first (eth0,
+// default route, published ports), then the others by name.
+func attachOrder(rec *Record) []string {
+	mode := networkMode(rec)
+	out := []string{mode}
+	var rest []string
+	for name := range rec.Networks {
+		if name != mode && name != network.ModeDefault {
+			rest = append(rest, name)
+		}
+	}
+	sort.Strings(rest)
+	return append(out, rest...)
+}
+
+// portsToPublish is HostConfig.PortBindings plus, with -P, every exposed port on a random port.
+func portsToPublish(rec *Record) nat.PortMap {
+	out := nat.PortMap{}
+	if rec.HostConfig != nil {
+		for p, b := range rec.HostConfig.PortBindings {
+			out[p] = append([]nat.PortBinding(nil), b...)
+		}
+		if rec.HostConfig.PublishAllPorts && rec.Config != nil {
+			for p := range rec.Config.ExposedPorts {
+				if len(out[p]) == 0 {
+					out[p] = []nat.PortBinding{{}}
+				}
+			}
+		}
+	}
+	for p, b := range out {
+		if len(b) == 0 {
+			delete(out, p)
+		}
+	}
+	return out
+}
+
+// parseLinks accepts "name:alias" (as typed) and "/name:/ctr/alias" (as Docker stores them).
+func parseLinks(links []string) []string {
+	var out []string
+	for _, l := range links {
+		name, alias, _ := strings.Cut(l, ":")
+		name = strings.TrimPrefix(name, "/")
+		if i := strings.LastIndex(alias, "/"); i >= 0 {
+			alias = alias[i+1:]
+		}
+		if alias == "" {
+			alias = name
+		}
+		out = append(out, name+":"+alias)
+	}
+	return out
+}
+
+func leaseOwner(st *State) network.Owner {
+	if st.MonitorPid != 0 {
+		return network.Owner{Pid: st.MonitorPid, Start: st.MonitorStart}
+	}
+	return network.Self()
+}
+
+// endpointSettings is the live EndpointSettings inspect shows for one attachment.
+func endpointSettings(ep *network.Endpoint, asked *nettypes.EndpointSettings, rec *Record) *nettypes.EndpointSettings {
+	out := &nettypes.EndpointSettings{}
+	if asked != nil {
+		out = asked.Copy()
+	}
+	out.NetworkID = ep.Network.ID
+	out.EndpointID = ep.Lease.EndpointID
+	out.Gateway = ep.Network.Gateway
+	out.IPAddress = ep.Lease.IP
+	out.IPPrefixLen = ep.PrefixLen
+	out.MacAddress = ep.Lease.MAC
+	if !ep.Network.IsDefaultBridge() {
+		out.DNSNames = append([]string{rec.Name}, out.Aliases...)
+		out.DNSNames = append(out.DNSNames, ids.Truncate(rec.ID))
+	}
+	return out
+}
+
 // setupNetwork prepares the container's network before start, records the live endpoints in st
 // (Networks, Ports, SandboxKey) and writes hosts, hostname and resolv.conf in the container's folder.
-func setupNetwork(l Layout, rec *Record, st *State) (netSetup, error) {
-	mode := "bridge"
-	if rec.HostConfig != nil && rec.HostConfig.NetworkMode != "" {
-		mode = string(rec.HostConfig.NetworkMode)
+func setupNetwork(l Layout, rec *Record, st *State) (ns netSetup, err error) {
+	st.Networks, st.Ports, st.SandboxKey = nil, nil, ""
+	mode := networkMode(rec)
+	switch {
+	case mode == network.ModeHost:
+		return netSetup{Host: true}, writeEtcFiles(l, rec, st)
+	case strings.HasPrefix(mode, network.ContainerPrefix):
+		return joinContainerNetwork(l, rec, st, strings.TrimPrefix(mode, network.ContainerPrefix))
+	case mode == network.ModeNone:
+		return netSetup{}, writeEtcFiles(l, rec, st)
+	}
+	s, err := network.Open(l.Root, l.RunRoot)
+	if err != nil {
+		return netSetup{}, err
+	}
+	nsPath := l.NetnsPath(rec.ID)
+	if err := network.CreateNetns(nsPath); err != nil {
+		return netSetup{}, err
+	}
+	defer func() {
+		if err != nil {
+			teardownNetwork(l, rec, st)
+		}
+	}()
+	st.SandboxKey = nsPath
+	st.Networks = map[string]*nettypes.EndpointSettings{}
+	var links []string
+	if rec.HostConfig != nil {
+		links = parseLinks(rec.HostConfig.Links)
+	}
+	for i, name := range attachOrder(rec) {
+		asked := rec.Networks[name]
+		req := network.AttachRequest{
+			ContainerID: rec.ID, Name: rec.Name, Network: name, NsPath: nsPath,
+			IfName: "eth" + strconv.Itoa(i), DefaultRoute: i == 0,
+			HostsPath: l.ContainerDir(rec.ID) + "/hosts", Owner: leaseOwner(st),
+		}
+		if rec.Config != nil {
+			req.Hostname = rec.Config.Hostname
+			if i == 0 {
+				req.MAC = rec.Config.MacAddress //nolint:staticcheck // still set by older clients
+			}
+		}
+		if asked != nil {
+			req.Aliases = asked.Aliases
+			if asked.MacAddress != "" {
+				req.MAC = asked.MacAddress
+			}
+			if asked.IPAMConfig != nil {
+				req.IP = asked.IPAMConfig.IPv4Address
+			}
+		}
+		if i == 0 {
+			req.Ports = portsToPublish(rec)
+			if name == network.ModeBridge {
+				req.Links = links
+			}
+		}
+		ep, err := s.Attach(req)
+		if err != nil {
+			return netSetup{}, err
+		}
+		holdPorts(rec.ID, ep.Held)
+		st.Networks[name] = endpointSettings(ep, asked, rec)
+		for _, p := range ep.Lease.Ports {
+			if st.Ports == nil {
+				st.Ports = map[string][]PortBinding{}
+			}
+			st.Ports[p.Key()] = append(st.Ports[p.Key()], PortBinding{HostIP: p.HostIP, HostPort: strconv.Itoa(p.HostPort)})
+		}
 	}
 	if err := writeEtcFiles(l, rec, st); err != nil {
 		return netSetup{}, err
 	}
-	return netSetup{Host: mode == "host"}, nil
+	return netSetup{NsPath: nsPath}, nil
+}
+
+// joinContainerNetwork shares another running container's network namespace and files.
+func joinContainerNetwork(l Layout, rec *Record, st *State, other string) (netSetup, error) {
+	r, err := Open(l)
+	if err != nil {
+		return netSetup{}, err
+	}
+	c, err := r.Get(other)
+	if err != nil {
+		return netSetup{}, err
+	}
+	if c.ID == rec.ID {
+		return netSetup{}, errors.New("cannot join own network")
+	}
+	if !c.IsRunning() || c.State.Pid == 0 {
+		return netSetup{}, fmt.Errorf("cannot join network of a non running container: %s", other)
+	}
+	ns := netSetup{}
+	switch {
+	case networkMode(&c.Record) == network.ModeHost:
+		ns.Host = true
+	case c.State.SandboxKey != "":
+		ns.NsPath = c.State.SandboxKey
+	default:
+		ns.NsPath = fmt.Sprintf("/proc/%d/ns/net", c.State.Pid)
+	}
+	st.SandboxKey = ns.NsPath
+	if err := copyEtcFiles(l, c.ID, rec.ID); err != nil {
+		return netSetup{}, err
+	}
+	return ns, nil
 }
 
 // teardownNetwork releases everything setupNetwork made: veth, netns mount, nft rules, IP lease.
 // It is idempotent.
 func teardownNetwork(l Layout, rec *Record, st *State) error {
+	releaseHeldPorts(rec.ID)
+	var errs []error
+	mode := networkMode(rec)
+	if mode != network.ModeHost && !strings.HasPrefix(mode, network.ContainerPrefix) {
+		if s, err := network.Open(l.Root, l.RunRoot); err != nil {
+			errs = append(errs, err)
+		} else if _, err := s.DetachAll(rec.ID); err != nil {
+			errs = append(errs, err)
+		}
+		if err := network.RemoveNetns(l.NetnsPath(rec.ID)); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	st.Networks = nil
 	st.Ports = nil
 	st.SandboxKey = ""
-	return nil
+	return errors.Join(errs...)
+}
+
+// hostConfigDNS returns the DNS settings of hc.
+func hostConfigDNS(hc *container.HostConfig) network.DNSConfig {
+	if hc == nil {
+		return network.DNSConfig{}
+	}
+	return network.DNSConfig{Servers: hc.DNS, Search: hc.DNSSearch, Options: hc.DNSOptions}
 }
