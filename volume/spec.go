@@ -514,3 +514,17 @@ func ModeNoCopy(mode string) bool {
 	_, ok := modeHas(mode, copyModes)
 	return ok
 }
+
+// AbsBind makes the host part of a -v bind that starts with "." ("./data:/x", "..:/x")
+// absolute, as docker/cli does before sending it; any other spec is returned unchanged.
+func AbsBind(spec string) string {
+	host, rest, ok := strings.Cut(spec, ":")
+	if !ok || filepath.IsAbs(host) || !strings.HasPrefix(host, ".") {
+		return spec
+	}
+	abs, err := filepath.Abs(host)
+	if err != nil {
+		return spec
+	}
+	return abs + ":" + rest
+}

@@ -263,3 +263,22 @@ func TestDriverOptions(t *testing.T) {
 		t.Errorf("tmpfs volume refused: %v", err)
 	}
 }
+
+func TestAbsBind(t *testing.T) {
+	t.Parallel()
+	wd, _ := os.Getwd()
+	tests := map[string]string{
+		"./data:/x":  filepath.Join(wd, "data") + ":/x",
+		".:/x:ro":    wd + ":/x:ro",
+		"../up:/x":   filepath.Join(filepath.Dir(wd), "up") + ":/x",
+		"/abs:/x":    "/abs:/x",
+		"name:/x":    "name:/x",
+		"/only":      "/only",
+		".hidden:/x": filepath.Join(wd, ".hidden") + ":/x",
+	}
+	for in, want := range tests {
+		if got := AbsBind(in); got != want {
+			t.Errorf("AbsBind(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
