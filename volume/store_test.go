@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/berth-project/berth/internal/errdefs"
+	"golang.org/x/sys/unix"
 )
 
 // fakeContainer writes a containers/<id>/config.json whose Mounts use the named volumes.
@@ -155,5 +156,54 @@ func TestConcurrentCreateSameName(t *testing.T) {
 	wg.Wait()
 	if createdCount != 1 {
 		t.Errorf("%d creators think they made the volume", createdCount)
+	}
+}
+
+func TestLocalDriverSources(t *testing.T) {
+	requiresRoot(t)
+	t.Parallel()
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A tmpfs volume is mounted on _data once, at first use, and unmounted by Remove.
+	v, _, err := s.Create(CreateOptions{Name: "tmpvol", Options: map[string]string{"type": "tmpfs", "device": "tmpfs", "o": "size=1m,ro"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		src, ro, err := s.Source(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if src != v.Mountpoint || !ro {
+			t.Errorf("Source = %q ro=%v", src, ro)
+		}
+	}
+	var fs unix.Statfs_t
+	if err := unix.Statfs(v.Mountpoint, &fs); err != nil || fs.Type != unix.TMPFS_MAGIC || fs.Blocks*uint64(fs.Bsize) != 1<<20 {
+		t.Errorf("_data is not a 1m tmpfs: type %x size %d %v", fs.Type, fs.Blocks*uint64(fs.Bsize), err)
+	}
+	if mounted, _ := isMountPoint(v.Mountpoint); !mounted {
+		t.Error("isMountPoint misses the tmpfs")
+	}
+	if err := s.Remove("tmpvol", RemoveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if mounted, _ := isMountPoint(v.Mountpoint); mounted {
+		t.Error("tmpfs left mounted after Remove")
+	}
+	// A bind volume is its device folder.
+	dev := t.TempDir()
+	b, _, err := s.Create(CreateOptions{Name: "bindvol", Options: map[string]string{"type": "none", "device": dev, "o": "bind"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if src, ro, err := s.Source(b); err != nil || src != dev || ro {
+		t.Errorf("bind Source = %q %v %v", src, ro, err)
+	}
+	os.RemoveAll(dev)
+	if _, _, err := s.Source(b); err == nil {
+		t.Error("a bind volume with a missing device mounted")
 	}
 }
