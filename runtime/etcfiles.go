@@ -15,9 +15,9 @@ import (
 // networks in hosts; the host's resolvers (loopback ones replaced) or --dns* in resolv.conf.
 func writeEtcFiles(l Layout, rec *Record, st *State) error {
 	dir := l.ContainerDir(rec.ID)
-	hostname, domain := "", ""
+	hostname := ""
 	if rec.Config != nil {
-		hostname, domain = rec.Config.Hostname, rec.Config.Domainname
+		hostname = rec.Config.Hostname
 	}
 	if hostname == "" {
 		hostname = rec.ID[:12]
@@ -26,23 +26,7 @@ func writeEtcFiles(l Layout, rec *Record, st *State) error {
 		return err
 	}
 	mode := networkMode(rec)
-	h := network.HostsFile{}
-	if rec.HostConfig != nil {
-		h.Extra = rec.HostConfig.ExtraHosts
-	}
-	names := []string{hostname}
-	if domain != "" {
-		names = []string{hostname + "." + domain, hostname}
-	}
-	gateway := ""
-	for _, name := range attachOrder(rec) {
-		if ep := st.Networks[name]; ep != nil && ep.IPAddress != "" {
-			h.Self = append(h.Self, network.HostEntry{IP: ep.IPAddress, Names: names})
-			if gateway == "" {
-				gateway = ep.Gateway
-			}
-		}
-	}
+	h, gateway := hostsFor(rec, st)
 	dns := hostConfigDNS(rec.HostConfig)
 	if mode == network.ModeHost {
 		base, err := os.ReadFile("/etc/hosts")
@@ -76,6 +60,36 @@ func writeEtcFiles(l Layout, rec *Record, st *State) error {
 	return atomicfile.WriteFile(filepath.Join(dir, "resolv.conf"), resolv, 0o644)
 }
 
+// hostsFor builds the static part of a container's hosts file: --add-host entries and its own
+// address on each attached network. It returns the first network's gateway (for host-gateway).
+func hostsFor(rec *Record, st *State) (network.HostsFile, string) {
+	h := network.HostsFile{}
+	hostname, domain := "", ""
+	if rec.Config != nil {
+		hostname, domain = rec.Config.Hostname, rec.Config.Domainname
+	}
+	if hostname == "" {
+		hostname = rec.ID[:12]
+	}
+	if rec.HostConfig != nil {
+		h.Extra = rec.HostConfig.ExtraHosts
+	}
+	names := []string{hostname}
+	if domain != "" {
+		names = []string{hostname + "." + domain, hostname}
+	}
+	gateway := ""
+	for _, name := range attachOrder(rec) {
+		if ep := st.Networks[name]; ep != nil && ep.IPAddress != "" {
+			h.Self = append(h.Self, network.HostEntry{IP: ep.IPAddress, Names: names})
+			if gateway == "" {
+				gateway = ep.Gateway
+			}
+		}
+	}
+	return h, gateway
+}
+
 // copyEtcFiles gives a container joining another one's network (--network container:NAME) the
 // other container's hosts, hostname and resolv.conf.
 func copyEtcFiles(l Layout, from, to string) error {
@@ -89,4 +103,16 @@ func copyEtcFiles(l Layout, from, to string) error {
 		}
 	}
 	return nil
+}
+
+// refreshHosts rewrites a running container's hosts file in place (it is bind-mounted) after its
+// networks changed.
+func refreshHosts(l Layout, rec *Record, st *State) error {
+	s, err := network.Open(l.Root, l.RunRoot)
+	if err != nil {
+		return err
+	}
+	h, gateway := hostsFor(rec, st)
+	h.Links = s.LinkEntries(rec.ID)
+	return s.WriteHosts(filepath.Join(l.ContainerDir(rec.ID), "hosts"), rec.ID, h, gateway)
 }

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/berth-project/berth/internal/format"
+	nettypes "github.com/docker/docker/api/types/network"
+	"github.com/spf13/cobra"
+)
+
+// newNetworkInspectCommand is `berth network inspect [-f FORMAT] NETWORK...`.
+func newNetworkInspectCommand(cli *CLI) *cobra.Command {
+	var (
+		tmpl    string
+		verbose bool
+	)
+	cmd := &cobra.Command{
+		Use:   "inspect [OPTIONS] NETWORK [NETWORK...]",
+		Short: "Display detailed information on one or more networks",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			s, err := openNetworks(cli)
+			if err != nil {
+				return err
+			}
+			s.ReapStale()
+			found := []nettypes.Inspect{}
+			var errs []error
+			for _, name := range args {
+				n, err := s.Get(name)
+				if err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				found = append(found, n.Inspect())
+			}
+			if tmpl == "" {
+				data, err := json.MarshalIndent(found, "", "    ")
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(cli.Out, string(data))
+			} else {
+				for _, n := range found {
+					if err := format.Template(cli.Out, tmpl, n); err != nil {
+						return &StatusError{Code: 1, Msg: err.Error()}
+					}
+				}
+			}
+			for _, err := range errs {
+				printDaemonError(cli, err)
+			}
+			if len(errs) > 0 {
+				return errDaemonReported
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&tmpl, "format", "f", "", "Format output using a custom template")
+	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "Verbose output for diagnostics")
+	return cmd
+}
