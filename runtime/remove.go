@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/berth-project/berth/internal/errdefs"
+	"github.com/berth-project/berth/storage"
 	"github.com/opencontainers/runc/libcontainer"
 	"golang.org/x/sys/unix"
 )
@@ -205,13 +206,6 @@ func isMountpoint(dir string) bool {
 func unmountRootfs(l Layout, id string) {
 	merged := filepath.Join(l.ContainerDir(id), "merged")
 	for i := 0; i < 3 && isMountpoint(merged); i++ {
-		if err := unix.Unmount(merged, 0); err != nil {
-			if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOENT) {
-				return
-			}
-			if errors.Is(err, unix.EBUSY) {
-				unix.Unmount(merged, unix.MNT_DETACH)
-			}
-		}
+		storage.Unmount(merged)
 	}
 }

@@ -35,6 +35,14 @@ func Open(l Layout) (*Runtime, error) {
 	if l.Root == "" || l.RunRoot == "" {
 		return nil, fmt.Errorf("open runtime: root and runroot must be set")
 	}
+	// Monitors and sockets outlive the CLI's working directory: keep paths absolute.
+	var err error
+	if l.Root, err = filepath.Abs(l.Root); err != nil {
+		return nil, fmt.Errorf("open runtime: %w", err)
+	}
+	if l.RunRoot, err = filepath.Abs(l.RunRoot); err != nil {
+		return nil, fmt.Errorf("open runtime: %w", err)
+	}
 	for _, d := range []string{filepath.Join(l.Root, "containers"), l.RunRoot} {
 		if err := os.MkdirAll(d, 0o711); err != nil {
 			return nil, fmt.Errorf("open runtime: %w", err)
