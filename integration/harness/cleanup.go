@@ -18,10 +18,13 @@ import (
 // SIGKILL by PID for whatever is left), mounts, cgroups, directories.
 func (e *Env) cleanup() {
 	e.mu.Lock()
-	procs := e.procs
-	e.procs = nil
+	procs, ptys := e.procs, e.ptys
+	e.procs, e.ptys = nil, nil
 	e.mu.Unlock()
 	for _, p := range procs {
+		p.Kill()
+	}
+	for _, p := range ptys {
 		p.Kill()
 	}
 
@@ -71,21 +74,9 @@ func (e *Env) leftoverPIDs(ids []string) []int {
 	self := os.Getpid()
 	found := map[int]bool{}
 	procs := listProcs()
-	markers := [][]byte{[]byte(e.Root), []byte(e.RunRoot)}
 	for pid := range procs {
-		if pid == self {
-			continue
-		}
-		for _, f := range []string{"cmdline", "environ"} {
-			b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/" + f)
-			if err != nil {
-				continue
-			}
-			for _, m := range markers {
-				if bytes.Contains(b, m) {
-					found[pid] = true
-				}
-			}
+		if pid != self && e.ownsProcess(pid) {
+			found[pid] = true
 		}
 	}
 	for _, id := range ids {
@@ -111,6 +102,31 @@ func (e *Env) leftoverPIDs(ids []string) []int {
 	}
 	sort.Ints(out)
 	return out
+}
+
+// ownsProcess reports whether process pid runs for e: its environment sets BERTH_ROOT or
+// BERTH_RUNROOT to e's directories, or an argument is one of them or a path under them. Other
+// tests' directories may share a prefix with e's, so only whole values count.
+func (e *Env) ownsProcess(pid int) bool {
+	dir := "/proc/" + strconv.Itoa(pid) + "/"
+	if b, err := os.ReadFile(dir + "environ"); err == nil {
+		for _, kv := range bytes.Split(b, []byte{0}) {
+			if string(kv) == "BERTH_ROOT="+e.Root || string(kv) == "BERTH_RUNROOT="+e.RunRoot {
+				return true
+			}
+		}
+	}
+	if b, err := os.ReadFile(dir + "cmdline"); err == nil {
+		for _, a := range strings.Split(string(b), "\x00") {
+			a = strings.TrimPrefix(strings.TrimPrefix(a, "--root="), "--runroot=")
+			for _, d := range []string{e.Root, e.RunRoot} {
+				if a == d || strings.HasPrefix(a, d+"/") {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // killLeftovers thaws the containers' freezer cgroups and SIGKILLs every leftover process, then

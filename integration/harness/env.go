@@ -43,6 +43,7 @@ type Env struct {
 	mu    sync.Mutex
 	env   map[string]string
 	procs []*Proc
+	ptys  []*PTYProc
 }
 
 // RequireRoot skips the test unless it runs as root.
