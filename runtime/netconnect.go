@@ -48,7 +48,7 @@ func (r *Runtime) ConnectNetwork(nameOrID, netName string, asked *nettypes.Endpo
 	if asked == nil {
 		asked = &nettypes.EndpointSettings{}
 	}
-	if c.IsRunning() && c.State.SandboxKey != "" {
+	if isUp(&c.State) && c.State.SandboxKey != "" {
 		used := map[string]bool{}
 		for _, other := range mustList(s) {
 			if le := other.Leases[c.ID]; le != nil {
@@ -93,7 +93,7 @@ func (r *Runtime) ConnectNetwork(nameOrID, netName string, asked *nettypes.Endpo
 	if err := r.SaveRecord(&c.Record); err != nil {
 		return err
 	}
-	if c.IsRunning() {
+	if isUp(&c.State) {
 		return refreshHosts(r.Layout, &c.Record, &c.State)
 	}
 	return nil
@@ -149,7 +149,7 @@ func (r *Runtime) DisconnectNetwork(nameOrID, netName string, force bool) error 
 	if err := r.SaveRecord(&c.Record); err != nil {
 		return err
 	}
-	if c.IsRunning() {
+	if isUp(&c.State) {
 		return refreshHosts(r.Layout, &c.Record, &c.State)
 	}
 	return nil
@@ -165,4 +165,13 @@ func nonNil(m map[string]*nettypes.EndpointSettings) map[string]*nettypes.Endpoi
 func mustList(s *network.Store) []*network.Network {
 	all, _ := s.List()
 	return all
+}
+
+// isUp reports whether the container's process should be running (running, paused, restarting).
+func isUp(st *State) bool {
+	switch st.Status {
+	case StatusRunning, StatusPaused, StatusRestarting:
+		return true
+	}
+	return false
 }

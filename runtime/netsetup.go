@@ -236,7 +236,7 @@ func joinContainerNetwork(l Layout, rec *Record, st *State, other string) (netSe
 	if c.ID == rec.ID {
 		return netSetup{}, errors.New("cannot join own network")
 	}
-	if !c.IsRunning() || c.State.Pid == 0 {
+	if !isUp(&c.State) || c.State.Pid == 0 {
 		return netSetup{}, fmt.Errorf("cannot join network of a non running container: %s", other)
 	}
 	ns := netSetup{}

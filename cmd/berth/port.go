@@ -32,7 +32,7 @@ func newPortCommand(cli *CLI) *cobra.Command {
 				return networkCmdError(cli, err)
 			}
 			ports := map[string][]runtime.PortBinding{}
-			if ctr.IsRunning() {
+			if ctr.State.Status == runtime.StatusRunning || ctr.State.Status == runtime.StatusPaused {
 				ports = ctr.State.Ports
 			}
 			if len(args) == 2 {
