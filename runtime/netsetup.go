@@ -118,12 +118,10 @@ func parseLinks(links []string) []string {
 	return out
 }
 
-func leaseOwner(st *State) network.Owner {
-	if st.MonitorPid != 0 {
-		return network.Owner{Pid: st.MonitorPid, Start: st.MonitorStart}
-	}
-	return network.Self()
-}
+// leaseOwner is the process whose life bounds the container's leases: setupNetwork runs in the
+// container's monitor, which lives exactly as long as the container (st.MonitorPid is only filled
+// after the start, and may be a dead monitor's until then).
+func leaseOwner(st *State) network.Owner { return network.Self() }
 
 // endpointSettings is the live EndpointSettings inspect shows for one attachment.
 func endpointSettings(ep *network.Endpoint, asked *nettypes.EndpointSettings, rec *Record) *nettypes.EndpointSettings {
