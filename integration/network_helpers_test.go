@@ -1,0 +1,118 @@
+package integration
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/berth-project/berth/integration/harness"
+)
+
+// netWait bounds waits for a detached server container to answer.
+const netWait = 20 * time.Second
+
+// netFreePort returns a TCP port that is free on the host right now.
+func netFreePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", ":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// netGet fetches url with a short timeout.
+func netGet(url string) (string, error) {
+	c := &http.Client{Timeout: 2 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
+}
+
+// netWaitGet polls url until it answers want.
+func netWaitGet(t *testing.T, url, want string) {
+	t.Helper()
+	var got string
+	var err error
+	if !harness.Eventually(netWait, func() bool {
+		got, err = netGet(url)
+		return err == nil && got == want
+	}) {
+		t.Fatalf("GET %s = %q, %v; want %q", url, got, err, want)
+	}
+}
+
+// httpdCmd serves /www/index.html containing body with busybox httpd on port 80.
+func httpdCmd(body string) []string {
+	return []string{"sh", "-c", "mkdir -p /www && echo " + body + " > /www/index.html && exec httpd -f -p 80 -h /www"}
+}
+
+// netDefaultBridge returns the Linux bridge of env's default network (after a first run).
+func netDefaultBridge(t *testing.T, env *harness.Env) string {
+	t.Helper()
+	var n struct {
+		Bridge string
+		Leases map[string]json.RawMessage
+	}
+	data, err := os.ReadFile(filepath.Join(env.Root, "networks", "bridge.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &n); err != nil {
+		t.Fatal(err)
+	}
+	return n.Bridge
+}
+
+// netCheckNoNetworkLeaks checks that no veth is left on bridge, no lease is left in env's
+// network files and no published port of ports is left in berth's nftables maps.
+func netCheckNoNetworkLeaks(t *testing.T, env *harness.Env, bridge string, ports ...int) {
+	t.Helper()
+	if bridge != "" {
+		if v := harness.VethsOf(t, bridge); len(v) > 0 {
+			t.Errorf("veths left on %s: %v", bridge, v)
+		}
+	}
+	files, _ := filepath.Glob(filepath.Join(env.Root, "networks", "*.json"))
+	for _, f := range files {
+		var n struct{ Leases map[string]json.RawMessage }
+		data, _ := os.ReadFile(f)
+		json.Unmarshal(data, &n)
+		if len(n.Leases) > 0 {
+			t.Errorf("leases left in %s: %s", filepath.Base(f), data)
+		}
+	}
+	table := harness.NftTable("ip", "berth")
+	for _, p := range ports {
+		if strings.Contains(table, fmt.Sprintf(" %d :", p)) || strings.Contains(table, fmt.Sprintf(". %d :", p)) {
+			t.Errorf("port %d left in nftables:\n%s", p, table)
+		}
+	}
+	if entries, _ := os.ReadDir(filepath.Join(env.RunRoot, "netns")); len(entries) > 0 {
+		t.Errorf("netns files left: %d", len(entries))
+	}
+}
+
+// netIP returns the container's IP address as inspect's range template prints it.
+func netIP(t *testing.T, env *harness.Env, name string) string {
+	t.Helper()
+	ip := strings.TrimSpace(env.MustRun("inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", name))
+	if net.ParseIP(ip) == nil {
+		t.Fatalf("inspect IP of %s = %q", name, ip)
+	}
+	return ip
+}
+
+func readFile(p string) ([]byte, error) { return os.ReadFile(p) }
