@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/berth-project/berth/network"
 	"golang.org/x/sys/unix"
 )
 
@@ -41,10 +42,17 @@ func (e *Env) cleanup() {
 	if err := UnmountUnder(e.Root, e.RunRoot); err != nil {
 		e.T.Logf("harness cleanup: %v", err)
 	}
+	_, statErr := os.Stat(filepath.Join(e.Root, "networks"))
+	hadNetworks := statErr == nil
 	for _, d := range []string{e.Root, e.RunRoot} {
 		if err := os.RemoveAll(d); err != nil {
 			e.T.Logf("harness cleanup: removing %s: %v", d, err)
 		}
+	}
+	if hadNetworks {
+		// The bridges (and their nftables rules) of this root's networks, now that the root is
+		// gone: berth tags each bridge with its store, and collects those of vanished stores.
+		network.CollectOrphanBridges()
 	}
 }
 
