@@ -127,7 +127,10 @@ func TestNetworkPublishAll(t *testing.T) {
 		t.Fatalf("port pa 8080/tcp = %q", out)
 	}
 	body, _ := netGet("http://127.0.0.1:" + p + "/data.txt")
-	if !harness.Eventually(netWait, func() bool { body, err = netGet("http://127.0.0.1:" + p + "/data.txt"); return err == nil && body != "" }) {
+	if !harness.Eventually(netWait, func() bool {
+		body, err = netGet("http://127.0.0.1:" + p + "/data.txt")
+		return err == nil && body != ""
+	}) {
 		t.Errorf("GET through -P port %s: %q %v", p, body, err)
 	}
 	env.MustRun("rm", "-f", "pa")
