@@ -1,0 +1,157 @@
+package main
+
+import (
+	"strings"
+
+	"github.com/berth-project/berth/image"
+	"github.com/berth-project/berth/internal/format"
+	"github.com/berth-project/berth/internal/ids"
+	"github.com/spf13/cobra"
+)
+
+// imageRow is one line of `images`; its fields are what --format templates see.
+type imageRow struct {
+	Containers   string
+	CreatedAt    string
+	CreatedSince string
+	Digest       string
+	ID           string
+	Repository   string
+	SharedSize   string
+	Size         string
+	Tag          string
+	UniqueSize   string
+	VirtualSize  string
+}
+
+var imagesTable = format.Table{
+	Default: "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}",
+	Headers: map[string]string{
+		"Containers": "CONTAINERS", "CreatedAt": "CREATED AT", "CreatedSince": "CREATED", "Digest": "DIGEST",
+		"ID": "IMAGE ID", "Repository": "REPOSITORY", "SharedSize": "SHARED SIZE", "Size": "SIZE", "Tag": "TAG",
+		"UniqueSize": "UNIQUE SIZE", "VirtualSize": "VIRTUAL SIZE",
+	},
+}
+
+func newImageLsCommand(cli *CLI, use string) *cobra.Command {
+	var opts struct {
+		all, quiet, digests, noTrunc bool
+		filters                      []string
+		format                       string
+	}
+	cmd := &cobra.Command{
+		Use:   use + " [OPTIONS] [REPOSITORY[:TAG]]",
+		Short: "List images",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			store, err := openImages(cli)
+			if err != nil {
+				return imageError(cli, err)
+			}
+			filters := opts.filters
+			if len(args) == 1 {
+				filters = append(filters, "reference="+args[0])
+			}
+			f, err := image.ParseFilters(filters, "dangling", "reference", "before", "since", "label")
+			if err != nil {
+				return imageError(cli, err)
+			}
+			all, err := store.List()
+			if err != nil {
+				return imageError(cli, err)
+			}
+			imgs, err := store.Select(all, f)
+			if err != nil {
+				return imageError(cli, err)
+			}
+			rows := imageRows(imgs, f, opts.noTrunc)
+			if opts.quiet {
+				seen := map[string]bool{}
+				for _, r := range rows {
+					if !seen[r.ID] {
+						seen[r.ID] = true
+						cli.Out.Write([]byte(r.ID + "\n"))
+					}
+				}
+				return nil
+			}
+			t := imagesTable
+			if opts.digests {
+				t.Default = "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+			}
+			items := make([]any, len(rows))
+			for i := range rows {
+				items[i] = rows[i]
+			}
+			if err := t.Write(cli.Out, opts.format, items); err != nil {
+				return imageError(cli, err)
+			}
+			return nil
+		},
+	}
+	if use == "ls" {
+		cmd.Aliases = []string{"list"}
+	}
+	fl := cmd.Flags()
+	fl.BoolVarP(&opts.all, "all", "a", false, "Show all images (default hides intermediate images)")
+	fl.BoolVarP(&opts.quiet, "quiet", "q", false, "Only show image IDs")
+	fl.BoolVar(&opts.digests, "digests", false, "Show digests")
+	fl.BoolVar(&opts.noTrunc, "no-trunc", false, "Don't truncate output")
+	fl.StringArrayVarP(&opts.filters, "filter", "f", nil, "Filter output based on conditions provided (dangling, reference, before, since, label)")
+	fl.StringVar(&opts.format, "format", "", "Format output using a custom template: 'table', 'table TEMPLATE', 'json', 'TEMPLATE'")
+	return cmd
+}
+
+// imageRows expands images into Docker's rows: one per tag, else one per digest, else <none>.
+func imageRows(imgs []*image.Image, f image.Filters, noTrunc bool) []imageRow {
+	var rows []imageRow
+	for _, img := range imgs {
+		id := img.ID
+		if !noTrunc {
+			id = ids.Truncate(id)
+		}
+		base := imageRow{
+			Containers:   "N/A",
+			CreatedAt:    img.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"),
+			CreatedSince: format.Ago(img.Created),
+			ID:           id,
+			SharedSize:   "N/A",
+			Size:         format.Size(img.Size),
+			UniqueSize:   "N/A",
+			VirtualSize:  format.Size(img.Size),
+			Digest:       "<none>",
+		}
+		digestOf := func(repo string) string {
+			for _, d := range img.RepoDigests {
+				if r, dg, ok := strings.Cut(d, "@"); ok && r == repo {
+					return dg
+				}
+			}
+			return "<none>"
+		}
+		tags := f.MatchingTags(img)
+		if len(tags) > 0 {
+			for _, t := range tags {
+				r := base
+				i := strings.LastIndex(t, ":")
+				r.Repository, r.Tag = t[:i], t[i+1:]
+				r.Digest = digestOf(r.Repository)
+				rows = append(rows, r)
+			}
+			continue
+		}
+		if len(img.RepoDigests) > 0 && len(img.RepoTags) == 0 {
+			for _, d := range img.RepoDigests {
+				r := base
+				r.Repository, r.Digest, _ = strings.Cut(d, "@")
+				r.Tag = "<none>"
+				rows = append(rows, r)
+			}
+			continue
+		}
+		r := base
+		r.Repository, r.Tag = "<none>", "<none>"
+		rows = append(rows, r)
+	}
+	return rows
+}
