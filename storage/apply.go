@@ -39,16 +39,19 @@ const (
 // refused; absolute names are taken relative to dir; every parent folder is resolved inside dir
 // as the container would see it (symlinks, absolute or chained, are followed with dir as "/"),
 // and the entry itself is never followed: an existing symlink is replaced, not written through.
-func Apply(dir string, r io.Reader) (int64, error) {
+func Apply(dir string, r io.Reader) (int64, error) { return apply(dir, r, false) }
+
+func apply(dir string, r io.Reader, writeback bool) (int64, error) {
 	root, err := filepath.Abs(dir)
 	if err != nil {
 		return 0, err
 	}
 	a := &applier{
-		root:   filepath.Clean(root),
-		dirs:   map[string]string{".": ""},
-		buf:    make([]byte, 1<<20),
-		isRoot: os.Geteuid() == 0,
+		root:      filepath.Clean(root),
+		dirs:      map[string]string{".": ""},
+		buf:       make([]byte, 1<<20),
+		isRoot:    os.Geteuid() == 0,
+		writeback: writeback,
 	}
 	tr := tar.NewReader(r)
 	for {
@@ -83,6 +86,8 @@ type applier struct {
 	buf      []byte
 	size     int64
 	isRoot   bool
+	// writeback starts disk writes of big files early, for a caller that syncs at the end.
+	writeback bool
 }
 
 type dirMeta struct {
@@ -337,7 +342,7 @@ func (a *applier) file(p string, hdr *tar.Header, tr *tar.Reader) error {
 	f := os.NewFile(uintptr(fd), p)
 	defer f.Close()
 	if hdr.Size > 0 {
-		if _, err := io.CopyBuffer(writerOnly{f}, tr, a.buf); err != nil {
+		if _, err := io.CopyBuffer(&earlyWriter{f: f, enabled: a.writeback}, tr, a.buf); err != nil {
 			return err
 		}
 	}

@@ -161,7 +161,7 @@ func (s *Store) WriteBlob(h v1.Hash, r io.Reader) (int64, error) {
 	}
 	d := sha256.New()
 	buf := make([]byte, 1<<20)
-	n, err := io.CopyBuffer(writerOnly{io.MultiWriter(f, d)}, r, buf)
+	n, err := io.CopyBuffer(io.MultiWriter(&earlyWriter{f: f, enabled: !s.NoSync}, d), r, buf)
 	if err != nil {
 		return fail(err)
 	}

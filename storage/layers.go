@@ -156,7 +156,7 @@ func (s *Store) applyInto(tmp string, parent, diffID, chainID v1.Hash, r io.Read
 	}
 	d := sha256.New()
 	br := bufio.NewReaderSize(io.TeeReader(r, d), 1<<20)
-	size, err := Apply(diff, br)
+	size, err := apply(diff, br, !s.NoSync)
 	if err != nil {
 		return nil, err
 	}
