@@ -1,8 +1,31 @@
 // Command berth is a daemonless, Docker-compatible container runtime.
 package main
 
-import "os"
+import (
+	"os"
+	"path/filepath"
+
+	"github.com/berth-project/berth/runtime"
+	"github.com/opencontainers/runc/libcontainer"
+	_ "github.com/opencontainers/runc/libcontainer/nsenter" // runs before Go for libcontainer's init
+)
+
+func init() {
+	// libcontainer re-executes berth as "berth init" to set up a container's process; its
+	// environment carries the pipes. Only then is "init" libcontainer's (a user may name a
+	// container "init").
+	if len(os.Args) > 1 && os.Args[1] == "init" && os.Getenv("_LIBCONTAINER_INITPIPE") != "" {
+		libcontainer.Init()
+	}
+}
 
 func main() {
+	// Hidden entry points, chosen before the command tree is built.
+	switch {
+	case len(os.Args) > 1 && os.Args[1] == runtime.MonitorArg:
+		os.Exit(runtime.MonitorMain(os.Args[2:]))
+	case filepath.Base(os.Args[0]) == "docker-init" || len(os.Args) > 1 && os.Args[0] == runtime.InitPath:
+		os.Exit(runtime.InitMain(os.Args[1:]))
+	}
 	os.Exit(run(os.Args[1:]))
 }

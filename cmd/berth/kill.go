@@ -1,0 +1,42 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/berth-project/berth/runtime"
+	"github.com/spf13/cobra"
+)
+
+func newKillCommand(cli *CLI) *cobra.Command {
+	var signal string
+	cmd := &cobra.Command{
+		Use:   "kill [OPTIONS] CONTAINER [CONTAINER...]",
+		Short: "Kill one or more running containers",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			sig, err := runtime.ParseSignal(signal)
+			if err != nil {
+				return daemonError(cli, err)
+			}
+			rt, err := openContainers(cli)
+			if err != nil {
+				return err
+			}
+			failed := false
+			for _, name := range args {
+				if err := rt.Kill(name, sig); err != nil {
+					printDaemonError(cli, err)
+					failed = true
+					continue
+				}
+				fmt.Fprintln(cli.Out, name)
+			}
+			if failed {
+				return errDaemonReported
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&signal, "signal", "s", "KILL", "Signal to send to the container")
+	return cmd
+}

@@ -1,0 +1,41 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+)
+
+func newRestartCommand(cli *CLI) *cobra.Command {
+	var seconds int
+	cmd := &cobra.Command{
+		Use:   "restart [OPTIONS] CONTAINER [CONTAINER...]",
+		Short: "Restart one or more containers",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			rt, err := openContainers(cli)
+			if err != nil {
+				return err
+			}
+			var timeout *int
+			if cmd.Flags().Changed("time") {
+				timeout = &seconds
+			}
+			failed := false
+			for _, name := range args {
+				if err := rt.Restart(name, timeout); err != nil {
+					printDaemonError(cli, err)
+					failed = true
+					continue
+				}
+				fmt.Fprintln(cli.Out, name)
+			}
+			if failed {
+				return errDaemonReported
+			}
+			return nil
+		},
+	}
+	cmd.Flags().IntVarP(&seconds, "time", "t", 10, "Seconds to wait before killing the container")
+	return cmd
+}

@@ -1,0 +1,53 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/berth-project/berth/runtime"
+	"github.com/spf13/cobra"
+)
+
+type rmOptions struct {
+	force, volumes, link bool
+}
+
+func newRmCommand(cli *CLI, use string, aliases ...string) *cobra.Command {
+	o := &rmOptions{}
+	cmd := &cobra.Command{
+		Use:     use + " [OPTIONS] CONTAINER [CONTAINER...]",
+		Aliases: aliases,
+		Short:   "Remove one or more containers",
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			rt, err := openContainers(cli)
+			if err != nil {
+				return err
+			}
+			failed := false
+			for _, name := range args {
+				err := func() error {
+					c, err := rt.Get(name)
+					if err != nil {
+						return err
+					}
+					return rt.Remove(c.ID, runtime.RemoveOptions{Force: o.force, Volumes: o.volumes})
+				}()
+				if err != nil {
+					printDaemonError(cli, err)
+					failed = true
+					continue
+				}
+				fmt.Fprintln(cli.Out, name)
+			}
+			if failed {
+				return errDaemonReported
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVarP(&o.force, "force", "f", false, "Force the removal of a running container (uses SIGKILL)")
+	f.BoolVarP(&o.volumes, "volumes", "v", false, "Remove anonymous volumes associated with the container")
+	f.BoolVarP(&o.link, "link", "l", false, "Remove the specified link")
+	return cmd
+}

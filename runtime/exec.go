@@ -1,0 +1,156 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"sync"
+
+	"github.com/berth-project/berth/internal/errdefs"
+	"github.com/opencontainers/runc/libcontainer"
+	"github.com/opencontainers/runc/libcontainer/configs"
+	"github.com/opencontainers/runc/libcontainer/utils"
+	"golang.org/x/sys/unix"
+)
+
+// ExecOptions are exec's flags and streams.
+type ExecOptions struct {
+	Cmd        []string
+	Env        []string
+	WorkingDir string
+	User       string
+	Privileged bool
+	Tty        bool
+	// Interactive keeps stdin open (-i); without it the process reads /dev/null.
+	Interactive bool
+	// Detach starts the process and returns at once (-d).
+	Detach bool
+
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	Height, Width  uint16
+	// OnConsole, with Tty, is called with the process's terminal (for resizes).
+	OnConsole func(console *os.File)
+}
+
+// Exec runs a new process in running container id and returns its exit code. It is refused, in
+// Docker's words, on a stopped or paused container.
+func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
+	c, err := r.Get(id)
+	if err != nil {
+		return -1, err
+	}
+	if c.Status == StatusPaused {
+		return -1, errdefs.Conflict(fmt.Sprintf("container %s is paused, unpause the container before exec", c.ID))
+	}
+	if c.Status != StatusRunning || !Alive(c.Pid, c.PidStart) {
+		return -1, errdefs.Conflict(fmt.Sprintf("container %s is not running", c.ID))
+	}
+	if len(o.Cmd) == 0 {
+		return -1, errdefs.Invalid("exec: no command specified")
+	}
+	lc, err := libcontainer.Load(r.Layout.RuntimeDir(), c.ID)
+	if err != nil {
+		return -1, fmt.Errorf("exec in %s: %w", c.Name, err)
+	}
+	userSpec := o.User
+	if userSpec == "" {
+		userSpec = c.Config.User
+	}
+	rootfs := "/proc/" + strconv.Itoa(c.Pid) + "/root"
+	u, err := resolveUser(rootfs, userSpec, c.HostConfig.GroupAdd)
+	if err != nil {
+		return -1, err
+	}
+	env := mergeEnv(containerEnv(&c.Record, o.Tty), o.Env)
+	cwd := o.WorkingDir
+	if cwd == "" {
+		cwd = c.Config.WorkingDir
+	}
+	if cwd == "" {
+		cwd = "/"
+	}
+	p := &libcontainer.Process{
+		Args: o.Cmd, Env: env, Cwd: cwd, UID: u.UID, GID: u.GID, Init: false,
+	}
+	for _, g := range u.Sgids {
+		p.AdditionalGroups = append(p.AdditionalGroups, int(g))
+	}
+	if o.Privileged {
+		all := allCaps()
+		p.Capabilities = &configs.Capabilities{Bounding: all, Permitted: all, Effective: all}
+	} else if u.UID != 0 {
+		caps, err := TweakCapabilities(defaultCaps, c.HostConfig.CapAdd, c.HostConfig.CapDrop, c.HostConfig.Privileged)
+		if err != nil {
+			return -1, err
+		}
+		p.Capabilities = &configs.Capabilities{Bounding: caps}
+	}
+
+	var consoleParent *os.File
+	var closeAfter []*os.File
+	if o.Tty && !o.Detach {
+		parent, child, err := utils.NewSockPair("console")
+		if err != nil {
+			return -1, err
+		}
+		p.ConsoleSocket = child
+		p.ConsoleHeight, p.ConsoleWidth = o.Height, o.Width
+		consoleParent = parent
+		closeAfter = append(closeAfter, child)
+	} else if !o.Detach {
+		if o.Interactive {
+			p.Stdin = o.Stdin
+		}
+		p.Stdout, p.Stderr = o.Stdout, o.Stderr
+	}
+	runErr := lc.Run(p)
+	for _, f := range closeAfter {
+		f.Close()
+	}
+	if runErr != nil {
+		if consoleParent != nil {
+			consoleParent.Close()
+		}
+		code, msg := startErrorCode(runErr)
+		return code, &StartError{Code: code, Msg: msg}
+	}
+	if o.Detach {
+		// The process is reparented when berth exits; nothing to collect.
+		return 0, nil
+	}
+	var wg sync.WaitGroup
+	if consoleParent != nil {
+		master, err := utils.RecvFile(consoleParent)
+		consoleParent.Close()
+		if err != nil {
+			p.Signal(unix.SIGKILL)
+			p.Wait()
+			return -1, fmt.Errorf("exec: receive console: %w", err)
+		}
+		defer master.Close()
+		if o.OnConsole != nil {
+			o.OnConsole(master)
+		}
+		if o.Interactive && o.Stdin != nil {
+			go io.Copy(master, o.Stdin)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			io.Copy(o.Stdout, master)
+		}()
+	}
+	ps, err := p.Wait()
+	if err != nil && ps == nil {
+		var ee interface{ ExitCode() int }
+		if errors.As(err, &ee) {
+			return ee.ExitCode(), nil
+		}
+		return -1, fmt.Errorf("exec: %w", err)
+	}
+	wg.Wait()
+	return exitCode(ps), nil
+}

@@ -1,0 +1,549 @@
+package runtime
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	rt "runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/berth-project/berth/storage"
+	"github.com/docker/docker/api/types/container"
+	_ "github.com/opencontainers/cgroups/devices" // lets libcontainer's cgroup managers set device rules
+	"github.com/opencontainers/runc/libcontainer"
+	"github.com/opencontainers/runc/libcontainer/utils"
+	"golang.org/x/sys/unix"
+)
+
+// MonitorArg is argv[1] of a monitor process: `berth __monitor ROOT RUNROOT ID [attach]`.
+const MonitorArg = "__berth-monitor"
+
+// syncMsg is what a monitor reports to the CLI that started it, one JSON line each.
+type syncMsg struct {
+	// Ready: the attach socket listens (only with the attach flag).
+	Ready bool `json:",omitempty"`
+	// State: the process runs; this is its state to save.
+	State *State `json:",omitempty"`
+	// Error and Code: the start failed (Code 125, 126 or 127).
+	Error string `json:",omitempty"`
+	Code  int    `json:",omitempty"`
+}
+
+// monitor looks after one container from start to final exit.
+type monitor struct {
+	r   *Runtime
+	id  string
+	rec *Record
+	hub *hub
+	ln  net.Listener
+
+	lc      *libcontainer.Container
+	proc    *libcontainer.Process
+	stopped chan struct{} // closed when the monitor should give up restarting
+	pumps   *sync.WaitGroup
+}
+
+// MonitorMain is the entry point of a monitor process (see MonitorArg). It returns the exit code.
+func MonitorMain(args []string) int {
+	debug.SetGCPercent(25)
+	rt.GOMAXPROCS(1)
+	if len(args) < 3 {
+		fmt.Fprintln(os.Stderr, "usage: berth "+MonitorArg+" ROOT RUNROOT ID [attach]")
+		return 125
+	}
+	r := &Runtime{Layout: Layout{Root: args[0], RunRoot: args[1]}}
+	id := args[2]
+	waitAttach := len(args) > 3 && args[3] == "attach"
+	syncPipe := os.NewFile(3, "sync")
+	report := func(m syncMsg) {
+		if syncPipe == nil {
+			return
+		}
+		data, _ := json.Marshal(m)
+		syncPipe.Write(append(data, '\n'))
+	}
+	fail := func(code int, err error) int {
+		report(syncMsg{Error: err.Error(), Code: code})
+		return code
+	}
+	c, err := r.load(id)
+	if err != nil {
+		return fail(125, err)
+	}
+	m := &monitor{r: r, id: id, rec: &c.Record, stopped: make(chan struct{})}
+	m.hub = &hub{stdinOnce: c.Config.StdinOnce}
+	if err := m.listen(); err != nil {
+		return fail(125, err)
+	}
+	defer m.closeListener()
+	if waitAttach {
+		report(syncMsg{Ready: true})
+		m.ln.(*net.UnixListener).SetDeadline(time.Now().Add(10 * time.Second))
+		conn, err := m.ln.Accept()
+		if err != nil {
+			return fail(125, fmt.Errorf("attach: %w", err))
+		}
+		m.ln.(*net.UnixListener).SetDeadline(time.Time{})
+		cl, br, err := m.hub.accept(conn)
+		if err != nil {
+			return fail(125, err)
+		}
+		go m.hub.serve(cl, br)
+	}
+	go m.acceptLoop()
+
+	st := c.State
+	code, err := m.start(&st, cl0(m))
+	if err != nil {
+		m.cleanup(&st)
+		return fail(code, err)
+	}
+	report(syncMsg{State: &st})
+	syncPipe.Close()
+	syncPipe = nil
+	m.watchSignals()
+	m.loop()
+	return 0
+}
+
+func cl0(m *monitor) attachHello {
+	m.hub.mu.Lock()
+	defer m.hub.mu.Unlock()
+	for c := range m.hub.clients {
+		return c.hello
+	}
+	return attachHello{}
+}
+
+func (m *monitor) listen() error {
+	sock := m.r.Layout.AttachSocket(m.id)
+	if err := os.MkdirAll(filepath.Dir(sock), 0o700); err != nil {
+		return fmt.Errorf("attach socket: %w", err)
+	}
+	os.Remove(sock)
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		return fmt.Errorf("attach socket: %w", err)
+	}
+	m.ln = ln
+	return nil
+}
+
+func (m *monitor) closeListener() {
+	if m.ln != nil {
+		m.ln.Close()
+		os.Remove(m.r.Layout.AttachSocket(m.id))
+	}
+}
+
+func (m *monitor) acceptLoop() {
+	for {
+		conn, err := m.ln.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			cl, br, err := m.hub.accept(conn)
+			if err == nil {
+				m.hub.serve(cl, br)
+			}
+		}()
+	}
+}
+
+// watchSignals makes SIGUSR1 (sent by stop/kill/rm during a restart backoff) end the backoff.
+func (m *monitor) watchSignals() {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, unix.SIGUSR1)
+	go func() {
+		for range ch {
+			select {
+			case <-m.stopped:
+			default:
+				close(m.stopped)
+			}
+		}
+	}()
+}
+
+// start brings the container up once: rootfs, network, libcontainer container and process. It
+// fills st (pid, start time, network) and returns the exit code to report on failure.
+func (m *monitor) start(st *State, hello attachHello) (int, error) {
+	rec, l := m.rec, m.r.Layout
+	dir := l.ContainerDir(m.id)
+	rootfs := filepath.Join(dir, "merged")
+	if !isMountpoint(rootfs) {
+		if err := storage.MountOverlay(rec.LowerDirs, filepath.Join(dir, "upper"), filepath.Join(dir, "work"), rootfs); err != nil {
+			return 125, err
+		}
+	}
+	ns, err := setupNetwork(l, rec, st)
+	if err != nil {
+		return 125, fmt.Errorf("network: %w", err)
+	}
+	extra, err := specMounts(l, rec, rootfs)
+	if err != nil {
+		return 125, err
+	}
+	u, err := resolveUser(rootfs, rec.Config.User, rec.HostConfig.GroupAdd)
+	if err != nil {
+		return 125, err
+	}
+	initBin := ""
+	if rec.HostConfig.Init != nil && *rec.HostConfig.Init {
+		initBin, _ = os.Readlink("/proc/self/exe")
+	}
+	spec, err := buildSpec(rec, specInput{Rootfs: rootfs, Net: ns, User: u, Mounts: extra, Dir: dir, InitBinary: initBin})
+	if err != nil {
+		return 125, err
+	}
+	cfg, err := toLibcontainer(m.id, spec, rec.HostConfig, extra)
+	if err != nil {
+		return 125, err
+	}
+	destroyLibcontainer(l, m.id)
+	lc, err := libcontainer.Create(l.RuntimeDir(), m.id, cfg)
+	if err != nil {
+		return 125, fmt.Errorf("create container: %w", err)
+	}
+	m.lc = lc
+	p := &libcontainer.Process{
+		Args:    spec.Process.Args,
+		Env:     spec.Process.Env,
+		Cwd:     spec.Process.Cwd,
+		UID:     u.UID,
+		GID:     u.GID,
+		Init:    true,
+		Rlimits: cfg.Rlimits,
+	}
+	for _, g := range u.Sgids {
+		p.AdditionalGroups = append(p.AdditionalGroups, int(g))
+	}
+	logf, err := os.OpenFile(l.LogPath(m.id), os.O_WRONLY|os.O_APPEND|os.O_CREATE|unix.O_CLOEXEC, 0o640)
+	if err != nil {
+		return 125, fmt.Errorf("open log: %w", err)
+	}
+	m.hub.log = &logWriter{f: logf}
+	var wg sync.WaitGroup
+	var closeAfter []*os.File
+	var consoleParent *os.File
+	if rec.Config.Tty {
+		parent, child, err := utils.NewSockPair("console")
+		if err != nil {
+			return 125, err
+		}
+		p.ConsoleSocket = child
+		p.ConsoleHeight, p.ConsoleWidth = hello.Height, hello.Width
+		consoleParent = parent
+		closeAfter = append(closeAfter, child)
+	} else {
+		outR, outW, err := os.Pipe()
+		if err != nil {
+			return 125, err
+		}
+		errR, errW, err := os.Pipe()
+		if err != nil {
+			return 125, err
+		}
+		p.Stdout, p.Stderr = outW, errW
+		closeAfter = append(closeAfter, outW, errW)
+		wg.Add(2)
+		go m.hub.pump(outR, "stdout", &wg)
+		go m.hub.pump(errR, "stderr", &wg)
+		if rec.Config.OpenStdin {
+			inR, inW, err := os.Pipe()
+			if err != nil {
+				return 125, err
+			}
+			p.Stdin = inR
+			closeAfter = append(closeAfter, inR)
+			m.hub.mu.Lock()
+			m.hub.stdin = inW
+			m.hub.mu.Unlock()
+		}
+	}
+	runErr := lc.Run(p)
+	for _, f := range closeAfter {
+		f.Close()
+	}
+	if runErr != nil {
+		if consoleParent != nil {
+			consoleParent.Close()
+		}
+		m.hub.mu.Lock()
+		if m.hub.stdin != nil {
+			m.hub.stdin.Close()
+			m.hub.stdin = nil
+		}
+		m.hub.mu.Unlock()
+		wg.Wait()
+		logf.Close()
+		code, msg := startErrorCode(runErr)
+		return code, errors.New(msg)
+	}
+	m.proc = p
+	if consoleParent != nil {
+		master, err := utils.RecvFile(consoleParent)
+		consoleParent.Close()
+		if err != nil {
+			p.Signal(unix.SIGKILL)
+			p.Wait()
+			return 125, fmt.Errorf("receive console: %w", err)
+		}
+		m.hub.mu.Lock()
+		m.hub.console = master
+		if rec.Config.OpenStdin {
+			m.hub.stdin = master
+		}
+		m.hub.mu.Unlock()
+		wg.Add(1)
+		go m.hub.pump(master, "stdout", &wg)
+	}
+	m.pumps = &wg
+	pid, _ := p.Pid()
+	now := time.Now().UTC()
+	st.Status = StatusRunning
+	st.Pid = pid
+	st.PidStart = ProcStartTime(pid)
+	st.MonitorPid = os.Getpid()
+	st.MonitorStart = ProcStartTime(st.MonitorPid)
+	st.ExitCode = 0
+	st.Error = ""
+	st.OOMKilled = false
+	st.StartedAt = now
+	st.ManuallyStopped = false
+	return 0, nil
+}
+
+// startErrorCode maps a libcontainer start error to Docker's exit code and message.
+func startErrorCode(err error) (int, string) {
+	msg := err.Error()
+	if i := strings.Index(msg, "exec: "); i >= 0 {
+		msg = msg[i:]
+	} else if i := strings.Index(msg, "error during container init: "); i >= 0 {
+		msg = msg[i+len("error during container init: "):]
+	}
+	switch {
+	case strings.Contains(msg, "executable file not found"), strings.Contains(msg, "no such file or directory"):
+		return 127, msg
+	case strings.Contains(msg, "permission denied"), strings.Contains(msg, "is a directory"), strings.Contains(msg, "exec format error"):
+		return 126, msg
+	}
+	return 125, msg
+}
+
+// cleanup releases what a failed or finished start holds.
+func (m *monitor) cleanup(st *State) {
+	if m.lc != nil {
+		if err := m.lc.Destroy(); err != nil {
+			destroyLibcontainer(m.r.Layout, m.id)
+		}
+		m.lc = nil
+	} else {
+		destroyLibcontainer(m.r.Layout, m.id)
+	}
+	teardownNetwork(m.r.Layout, m.rec, st)
+	removeCgroup(m.id)
+	unmountRootfs(m.r.Layout, m.id)
+}
+
+// oomKilled reads the container cgroup's OOM kill counter (v1 memory.oom_control, v2
+// memory.events).
+func oomKilled(id string) bool {
+	for _, p := range []string{
+		"/sys/fs/cgroup/memory/berth/" + id + "/memory.oom_control",
+		"/sys/fs/cgroup/berth/" + id + "/memory.events",
+	} {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			if v, ok := strings.CutPrefix(line, "oom_kill "); ok {
+				n, _ := strconv.Atoi(strings.TrimSpace(v))
+				return n > 0
+			}
+		}
+	}
+	return false
+}
+
+// loop waits for the process, records the exit and applies the restart policy until the
+// container stays down.
+func (m *monitor) loop() {
+	delay := 100 * time.Millisecond
+	notified := false
+	for {
+		ps, _ := m.proc.Wait()
+		code := exitCode(ps)
+		finished := time.Now().UTC()
+		oom := oomKilled(m.id)
+		waitPumps(m.pumps, 2*time.Second)
+		m.closeIO()
+
+		l, err := m.r.Lock(m.id)
+		if err != nil {
+			return
+		}
+		c, err := m.r.load(m.id)
+		if err != nil {
+			l.Release()
+			m.cleanup(&State{})
+			m.hub.finish(code)
+			return
+		}
+		st := &c.State
+		ranFor := finished.Sub(st.StartedAt)
+		restart := shouldRestart(m.rec.HostConfig.RestartPolicy, st, code)
+		st.ExitCode = code
+		st.OOMKilled = oom
+		st.FinishedAt = finished
+		st.Pid, st.PidStart = 0, 0
+		if !restart {
+			m.cleanup(st)
+			st.Status = StatusExited
+			st.MonitorPid, st.MonitorStart = 0, 0
+			m.r.SaveState(m.id, st)
+			l.Release()
+			if m.rec.HostConfig.AutoRemove {
+				os.MkdirAll(filepath.Dir(m.r.Layout.exitFile(m.id)), 0o700)
+				os.WriteFile(m.r.Layout.exitFile(m.id), []byte(strconv.Itoa(code)), 0o600)
+				m.r.Remove(m.id, RemoveOptions{Volumes: true})
+			}
+			m.hub.finish(code)
+			return
+		}
+		// Restart with Docker's backoff: 100 ms doubling up to a minute, reset after 10 s up.
+		if ranFor >= 10*time.Second {
+			delay = 100 * time.Millisecond
+		}
+		st.Status = StatusRestarting
+		st.RestartCount++
+		if m.lc != nil {
+			m.lc.Destroy()
+			m.lc = nil
+		}
+		teardownNetwork(m.r.Layout, m.rec, st)
+		m.r.SaveState(m.id, st)
+		l.Release()
+		if !notified {
+			m.hub.finish(code)
+			notified = true
+		}
+		select {
+		case <-time.After(delay):
+		case <-m.stopped:
+		}
+		if delay *= 2; delay > time.Minute {
+			delay = time.Minute
+		}
+		if !m.restart() {
+			return
+		}
+	}
+}
+
+// restart starts the process again after a backoff, unless the container was stopped meanwhile.
+func (m *monitor) restart() bool {
+	l, err := m.r.Lock(m.id)
+	if err != nil {
+		return false
+	}
+	defer l.Release()
+	c, err := m.r.load(m.id)
+	if err != nil {
+		m.cleanup(&State{})
+		return false
+	}
+	st := &c.State
+	if st.ManuallyStopped || st.Status != StatusRestarting {
+		m.cleanup(st)
+		if st.Status == StatusRestarting {
+			st.Status = StatusExited
+		}
+		st.MonitorPid, st.MonitorStart = 0, 0
+		m.r.SaveState(m.id, st)
+		return false
+	}
+	if code, err := m.start(st, attachHello{}); err != nil {
+		m.cleanup(st)
+		st.Status = StatusExited
+		st.ExitCode = code
+		st.Error = err.Error()
+		st.MonitorPid, st.MonitorStart = 0, 0
+		st.FinishedAt = time.Now().UTC()
+		m.r.SaveState(m.id, st)
+		return false
+	}
+	m.r.SaveState(m.id, st)
+	return true
+}
+
+// shouldRestart applies the restart policy to an exit with code.
+func shouldRestart(p container.RestartPolicy, st *State, code int) bool {
+	if st.ManuallyStopped {
+		return false
+	}
+	switch p.Name {
+	case container.RestartPolicyAlways, container.RestartPolicyUnlessStopped:
+		return true
+	case container.RestartPolicyOnFailure:
+		return code != 0 && (p.MaximumRetryCount == 0 || st.RestartCount < p.MaximumRetryCount)
+	}
+	return false
+}
+
+func exitCode(ps *os.ProcessState) int {
+	if ps == nil {
+		return 255
+	}
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok {
+		if ws.Signaled() {
+			return 128 + int(ws.Signal())
+		}
+		return ws.ExitStatus()
+	}
+	return ps.ExitCode()
+}
+
+func waitPumps(wg *sync.WaitGroup, timeout time.Duration) {
+	if wg == nil {
+		return
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(timeout):
+	}
+}
+
+// closeIO closes the container's stdin, console and log after an exit.
+func (m *monitor) closeIO() {
+	h := m.hub
+	h.mu.Lock()
+	if h.stdin != nil && h.stdin != h.console {
+		h.stdin.Close()
+	}
+	h.stdin = nil
+	if h.console != nil {
+		h.console.Close()
+		h.console = nil
+	}
+	h.mu.Unlock()
+	if h.log != nil && h.log.f != nil {
+		h.log.mu.Lock()
+		h.log.f.Close()
+		h.log.f = nil
+		h.log.mu.Unlock()
+	}
+}
