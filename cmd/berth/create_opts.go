@@ -80,8 +80,7 @@ func addContainerFlags(fs *pflag.FlagSet, o *containerOptions) {
 	fs.StringVar(&o.entrypoint, "entrypoint", "", "Overwrite the default ENTRYPOINT of the image")
 	fs.StringVarP(&o.hostname, "hostname", "h", "", "Container host name")
 	fs.StringVar(&o.domainname, "domainname", "", "Container NIS domain name")
-	// No -l shorthand: the root command uses -l for --log-level.
-	fs.StringArrayVar(&o.labels, "label", nil, "Set meta data on a container")
+	fs.StringArrayVarP(&o.labels, "label", "l", nil, "Set meta data on a container")
 	fs.StringArrayVar(&o.labelFile, "label-file", nil, "Read in a line delimited file of labels")
 	fs.StringVar(&o.cidfile, "cidfile", "", "Write the container ID to the file")
 	fs.StringVar(&o.pull, "pull", "missing", `Pull image before running ("always", "missing", "never")`)
