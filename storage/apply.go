@@ -154,7 +154,7 @@ func (a *applier) entry(hdr *tar.Header, tr *tar.Reader) error {
 		if hdr.Typeflag != tar.TypeDir {
 			return fmt.Errorf("%w: the layer root must be a folder", ErrUnsafeArchive)
 		}
-		if err := a.owner(a.root, hdr); err != nil {
+		if err := a.owner(a.root, hdr, false); err != nil {
 			return err
 		}
 		if err := a.xattrs(a.root, hdr); err != nil {
@@ -187,7 +187,7 @@ func (a *applier) entry(hdr *tar.Header, tr *tar.Reader) error {
 			return err
 		}
 		a.dirs[name] = rel
-		if err := a.owner(p, hdr); err != nil {
+		if err := a.owner(p, hdr, false); err != nil {
 			return err
 		}
 		if err := a.xattrs(p, hdr); err != nil {
@@ -355,7 +355,7 @@ func (a *applier) file(p string, hdr *tar.Header, tr *tar.Reader) error {
 // meta sets ownership, xattrs, mode (if chmod) and times on the entry at p, in the order that
 // keeps setuid bits and file capabilities (chown clears both).
 func (a *applier) meta(p string, hdr *tar.Header, chmod bool) error {
-	if err := a.owner(p, hdr); err != nil {
+	if err := a.owner(p, hdr, true); err != nil {
 		return err
 	}
 	if err := a.xattrs(p, hdr); err != nil {
@@ -369,7 +369,13 @@ func (a *applier) meta(p string, hdr *tar.Header, chmod bool) error {
 	return a.times(p, hdr)
 }
 
-func (a *applier) owner(p string, hdr *tar.Header) error {
+// owner sets the entry's owner. fresh says we just created the entry (as opposed to keeping an
+// existing folder): created by root in folders that are not setgid until finishDirs, it is
+// already owned by 0:0.
+func (a *applier) owner(p string, hdr *tar.Header, fresh bool) error {
+	if fresh && a.isRoot && hdr.Uid == 0 && hdr.Gid == 0 {
+		return nil
+	}
 	err := unix.Lchown(p, hdr.Uid, hdr.Gid)
 	if err != nil && (a.isRoot || !errors.Is(err, unix.EPERM)) {
 		return fmt.Errorf("chown %s: %w", p, err)

@@ -47,6 +47,8 @@ func TestApplyPreserves(t *testing.T) {
 	timedLink.uid, timedLink.gid = 7, 8
 	xa := file("etc/xattr", "x")
 	xa.xattrs = map[string]string{"user.berth": "yes", "trusted.berth": "t", "security.capability": "\x01\x00\x00\x02\x00\x20\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"}
+	ownedDir := dir("own/")
+	ownedDir.uid = 5
 	ro := dir("ro/")
 	ro.mode = 0o555
 	layer := mkTar(t,
@@ -57,6 +59,7 @@ func TestApplyPreserves(t *testing.T) {
 		whiteoutEnt(".wh.gone"), dir("opaque/"), whiteoutEnt("opaque/.wh..wh..opq"), whiteoutEnt("opaque/.wh..wh.plnk"),
 		fifo("dev/fifo"), chardev("dev/null", 1, 3),
 		file("dup", "first"), file("dup", "second"),
+		ownedDir, dir("own/"),
 	)
 	root := t.TempDir()
 	size, err := Apply(root, bytes.NewReader(layer))
@@ -113,6 +116,9 @@ func TestApplyPreserves(t *testing.T) {
 	}
 	if st := lstat(t, p("dev/null")); st.Mode&unix.S_IFMT != unix.S_IFCHR || st.Rdev != unix.Mkdev(1, 3) || st.Mode&0o777 != 0o600 {
 		t.Errorf("dev/null mode %o rdev %d", st.Mode, st.Rdev)
+	}
+	if st := lstat(t, p("own")); st.Uid != 0 {
+		t.Errorf("own: uid %d, want 0 from the folder's last entry", st.Uid)
 	}
 	if b, _ := os.ReadFile(p("dup")); string(b) != "second" {
 		t.Errorf("dup = %q", b)

@@ -191,3 +191,19 @@ func hexSum(d hash.Hash) string { return hex.EncodeToString(d.Sum(nil)) }
 
 // writerOnly hides a writer's ReadFrom so io.CopyBuffer uses our (large) buffer.
 type writerOnly struct{ io.Writer }
+
+// Blobs lists the digests of every stored blob (in no particular order).
+func (s *Store) Blobs() ([]v1.Hash, error) {
+	ents, err := os.ReadDir(s.blobDir())
+	if err != nil {
+		return nil, fmt.Errorf("list blobs: %w", err)
+	}
+	var out []v1.Hash
+	for _, e := range ents {
+		h := v1.Hash{Algorithm: "sha256", Hex: e.Name()}
+		if e.Type().IsRegular() && checkHash(h) == nil {
+			out = append(out, h)
+		}
+	}
+	return out, nil
+}

@@ -46,6 +46,9 @@ func TestWriteBlob(t *testing.T) {
 	if err != nil || n != int64(len(content)) {
 		t.Fatalf("second WriteBlob = %d, %v", n, err)
 	}
+	if all, err := s.Blobs(); err != nil || len(all) != 1 || all[0] != h {
+		t.Fatalf("Blobs = %v, %v", all, err)
+	}
 	if err := s.DeleteBlob(h); err != nil {
 		t.Fatal(err)
 	}

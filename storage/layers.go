@@ -223,3 +223,27 @@ func (s *Store) RemoveLayer(chainID v1.Hash) error {
 	}
 	return nil
 }
+
+// Layers lists every layer stored (in no particular order), for reference counting and pruning.
+func (s *Store) Layers() ([]*Layer, error) {
+	ents, err := os.ReadDir(s.layersDir())
+	if err != nil {
+		return nil, fmt.Errorf("list layers: %w", err)
+	}
+	var out []*Layer
+	for _, e := range ents {
+		h := v1.Hash{Algorithm: "sha256", Hex: e.Name()}
+		if !e.IsDir() || checkHash(h) != nil {
+			continue // temporaries and the lock folder
+		}
+		l, err := s.Layer(h)
+		if errors.Is(err, errdefs.ErrNotFound) {
+			continue // removed meanwhile
+		}
+		if err != nil {
+			return nil, fmt.Errorf("list layers: %w", err)
+		}
+		out = append(out, l)
+	}
+	return out, nil
+}

@@ -62,6 +62,9 @@ func TestApplyLayer(t *testing.T) {
 	if b, err := os.ReadFile(filepath.Join(s.LayerDir(l2.ChainID), "etc/motd")); err != nil || string(b) != "hello" {
 		t.Fatalf("motd = %q, %v", b, err)
 	}
+	if all, err := s.Layers(); err != nil || len(all) != 2 {
+		t.Fatalf("Layers = %v, %v", all, err)
+	}
 	// Applying again returns the stored layer without reading the stream.
 	if again, err := s.ApplyLayer(baseID, topID, errReader{}); err != nil || *again != *l2 {
 		t.Fatalf("reapply = %+v, %v", again, err)
