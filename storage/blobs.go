@@ -40,6 +40,7 @@ func Open(root string) (*Store, error) {
 			return nil, fmt.Errorf("open store %s: %w", root, err)
 		}
 	}
+	s.removeStale()
 	return s, nil
 }
 

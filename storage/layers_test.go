@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/berth-project/berth/internal/errdefs"
+	"github.com/berth-project/berth/internal/lock"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
@@ -170,5 +171,44 @@ func TestApplyLayerConcurrent(t *testing.T) {
 	assertOnlyLayers(t, s, id.Hex)
 	if ents, _ := os.ReadDir(s.LayerDir(id)); len(ents) != 200 {
 		t.Fatalf("layer has %d entries", len(ents))
+	}
+}
+
+// TestOpenRemovesStale checks that temporaries of a crashed writer go at the next Open, but not
+// while their writer holds its lock.
+func TestOpenRemovesStale(t *testing.T) {
+	root := t.TempDir()
+	s, err := Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := digestOf([]byte("dead")).Hex
+	live := digestOf([]byte("live")).Hex
+	staleLayer := filepath.Join(root, "layers", "tmp-"+dead+"-123")
+	liveLayer := filepath.Join(root, "layers", "tmp-"+live+"-456")
+	staleBlob := filepath.Join(root, "blobs", "tmp", dead+"-789")
+	for _, d := range []string{filepath.Join(staleLayer, "diff"), liveLayer} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(staleBlob, []byte("half"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	held, err := lock.Acquire(filepath.Join(root, "layers", ".locks", live))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Release()
+	if _, err := Open(s.Root()); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{staleLayer, staleBlob} {
+		if _, err := os.Lstat(p); err == nil {
+			t.Errorf("%s survived Open", p)
+		}
+	}
+	if _, err := os.Lstat(liveLayer); err != nil {
+		t.Errorf("temporary of a live writer removed: %v", err)
 	}
 }
