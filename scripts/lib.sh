@@ -71,7 +71,7 @@ kill_leftovers() {
 			done
 		done
 		for p in /proc/[0-9]*; do
-			[ "${p#/proc/}" = "$$" ] && continue
+			case "${p#/proc/}" in "$$" | "$BASHPID" | "${REGISTRY_PID:-}") continue ;; esac
 			if grep -qsF -- "$d" "$p/environ" "$p/cmdline"; then
 				kill -9 "${p#/proc/}" 2>/dev/null
 			fi
