@@ -145,6 +145,13 @@ func containerCgroup(pid int, id string) (cgroupReader, error) {
 			paths = parseProcCgroup(data)
 		}
 	}
+	return cgroupFor(mounts, paths, id)
+}
+
+// cgroupFor picks the reader for the host's cgroup layout: the unified hierarchy when no v1
+// controller is mounted, else the v1 controllers. paths are the process's cgroups; a missing
+// or root entry falls back to "/berth/<id>".
+func cgroupFor(mounts cgroupMounts, paths map[string]string, id string) (cgroupReader, error) {
 	def := "/berth/" + id
 	pathFor := func(ctrl string) string {
 		if p, ok := paths[ctrl]; ok && p != "/" {

@@ -166,6 +166,9 @@ func mergeUpdate(hc *container.HostConfig, o *UpdateOptions) error {
 		}
 		cur.MemorySwap = res.MemorySwap
 	}
+	if cur.Memory > 0 && cur.MemorySwap > 0 && cur.MemorySwap < cur.Memory {
+		return errdefs.Invalid("Minimum memoryswap limit should be larger than memory limit, see usage")
+	}
 	if res.MemoryReservation != 0 {
 		cur.MemoryReservation = res.MemoryReservation
 	}
