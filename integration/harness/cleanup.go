@@ -30,6 +30,13 @@ func (e *Env) cleanup() {
 	}
 
 	ids := e.containerIDs()
+	if len(ids) > 0 && e.T.Failed() {
+		// What the containers were doing, to debug the failure.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		out, _ := e.Command(ctx, "ps", "-a", "--no-trunc").CombinedOutput()
+		cancel()
+		e.T.Logf("harness: containers at the end of the failed test:\n%s", out)
+	}
 	if len(ids) > 0 {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		cmd := e.Command(ctx, append([]string{"rm", "-f", "-v"}, ids...)...)
