@@ -28,7 +28,13 @@ func Diff(upperDir string, w io.Writer) error {
 		links: map[uint64]string{},
 		buf:   make([]byte, 1<<20),
 	}
-	err := filepath.WalkDir(d.root, func(p string, _ fs.DirEntry, err error) error {
+	rootFd, err := unix.Open(d.root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("diff %s: %w", upperDir, err)
+	}
+	defer unix.Close(rootFd)
+	d.rootFd = rootFd
+	err = filepath.WalkDir(d.root, func(p string, _ fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -47,10 +53,11 @@ func Diff(upperDir string, w io.Writer) error {
 }
 
 type differ struct {
-	root  string
-	tw    *tar.Writer
-	links map[uint64]string // inode -> first name written, for hardlinks
-	buf   []byte
+	root   string
+	rootFd int // O_PATH handle on root, for openat2
+	tw     *tar.Writer
+	links  map[uint64]string // inode -> first name written, for hardlinks
+	buf    []byte
 }
 
 func (d *differ) entry(p string) error {
@@ -150,7 +157,7 @@ func (d *differ) write(hdr *tar.Header) error {
 }
 
 func (d *differ) copyFile(p string, size int64) error {
-	f, err := os.OpenFile(p, os.O_RDONLY|unix.O_NOFOLLOW, 0)
+	f, err := d.open(p)
 	if err != nil {
 		return err
 	}
@@ -163,6 +170,27 @@ func (d *differ) copyFile(p string, size int64) error {
 		return fmt.Errorf("copy %s: file shrank from %d to %d bytes while being read", p, size, n)
 	}
 	return nil
+}
+
+// open opens the regular file p inside the upper folder for reading. The folder may belong to a
+// container that is still running, which could swap a parent folder for a symlink to the host
+// between the walk and the open: openat2 refuses any symlink on the way and any escape.
+func (d *differ) open(p string) (*os.File, error) {
+	rel, err := filepath.Rel(d.root, p)
+	if err != nil {
+		return nil, err
+	}
+	fd, err := unix.Openat2(d.rootFd, rel, &unix.OpenHow{
+		Flags:   unix.O_RDONLY | unix.O_NOFOLLOW | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+	})
+	if errors.Is(err, unix.ENOSYS) {
+		return os.OpenFile(p, os.O_RDONLY|unix.O_NOFOLLOW, 0) // kernels before 5.6
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", p, err)
+	}
+	return os.NewFile(uintptr(fd), p), nil
 }
 
 // readXattrs returns all extended attributes of p (not following symlinks).
