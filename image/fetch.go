@@ -3,6 +3,7 @@ package image
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -114,8 +115,12 @@ func (s *Store) storeLayer(ctx context.Context, j layerJob, p progress) error {
 	tarW.CloseWithError(copyErr)
 	wg.Wait()
 	switch {
+	case errors.Is(blobErr, storage.ErrDigestMismatch):
+		return fmt.Errorf("filesystem layer verification failed for digest %s: %w", j.blob, blobErr)
 	case blobErr != nil:
 		return fmt.Errorf("layer %s: %w", j.blob, blobErr)
+	case errors.Is(applyErr, storage.ErrDigestMismatch):
+		return fmt.Errorf("layer %s: content does not match diff ID %s: %w", j.blob, j.diffID, applyErr)
 	case applyErr != nil:
 		return fmt.Errorf("layer %s: %w", j.blob, applyErr)
 	case copyErr != nil:

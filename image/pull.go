@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"runtime"
@@ -105,13 +106,13 @@ func (s *Store) pull(ctx context.Context, ref string, opts PullOptions) (*Image,
 	}
 	p, err := newPuller(ctx, s, r)
 	if err != nil {
-		return nil, fmt.Errorf("%s", registryError(err, fam))
+		return nil, registryError(err, fam, insecure)
 	}
 	fmt.Fprintf(out, "%s: Pulling from %s\n", r.Identifier(), r.Context().RepositoryStr())
 
 	desc, err := remote.Get(r, remote.WithContext(ctx), remote.WithTransport(p.rt))
 	if err != nil {
-		return nil, registryError(err, fam)
+		return nil, registryError(err, fam, insecure)
 	}
 	top := desc.Digest
 	manifest, mt := desc.Manifest, desc.MediaType
@@ -123,7 +124,7 @@ func (s *Store) pull(ctx context.Context, ref string, opts PullOptions) (*Image,
 		}
 		cd, err := remote.Get(r.Context().Digest(child.String()), remote.WithContext(ctx), remote.WithTransport(p.rt))
 		if err != nil {
-			return nil, registryError(err, fam)
+			return nil, registryError(err, fam, insecure)
 		}
 		manifest, mt = cd.Manifest, cd.MediaType
 		explicitPlatform = false // the index already said which platform it is
@@ -145,7 +146,7 @@ func (s *Store) pull(ctx context.Context, ref string, opts PullOptions) (*Image,
 
 	raw, cfg, err := p.config(ctx, m.Config.Digest)
 	if err != nil {
-		return nil, registryError(err, fam)
+		return nil, registryError(err, fam, insecure)
 	}
 	if explicitPlatform && (cfg.OS != platform.OS || cfg.Architecture != platform.Architecture ||
 		(platform.Variant != "" && cfg.Variant != platform.Variant)) {
@@ -324,7 +325,7 @@ func selectManifest(raw []byte, platform v1.Platform) (v1.Hash, error) {
 }
 
 // registryError rewords a registry failure as Docker's daemon does.
-func registryError(err error, fam string) error {
+func registryError(err error, fam string, plainHTTP bool) error {
 	var terr *transport.Error
 	if errors.As(err, &terr) {
 		for _, d := range terr.Errors {
@@ -348,6 +349,12 @@ func registryError(err error, fam string) error {
 	}
 	var uerr *url.Error
 	if errors.As(err, &uerr) {
+		var operr *net.OpError
+		if errors.As(uerr.Err, &operr) && operr.Op == "dial" && plainHTTP {
+			// The registry was tried over HTTPS and HTTP and both dials failed alike: report
+			// the plain HTTP address, as Docker does for a loopback registry.
+			return &url.Error{Op: uerr.Op, URL: strings.Replace(uerr.URL, "https://", "http://", 1), Err: uerr.Err}
+		}
 		return uerr
 	}
 	if strings.Contains(err.Error(), "digest") {

@@ -1,9 +1,18 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"text/template"
+
+	"github.com/berth-project/berth/internal/format"
+	"github.com/spf13/cobra"
+)
 
 func newImageInspectCommand(cli *CLI) *cobra.Command {
-	var format string
+	var tmpl string
 	cmd := &cobra.Command{
 		Use:   "inspect [OPTIONS] IMAGE [IMAGE...]",
 		Short: "Display detailed information on one or more images",
@@ -13,15 +22,75 @@ func newImageInspectCommand(cli *CLI) *cobra.Command {
 			if err != nil {
 				return imageError(cli, err)
 			}
-			return runInspect(cli, args, format, func(ref string) (any, error) {
+			var found []any
+			var errs []string
+			for _, ref := range args {
 				img, err := store.Resolve(ref)
-				if err != nil {
-					return nil, err
+				if err == nil {
+					var v any
+					if v, err = store.Inspect(img); err == nil {
+						found = append(found, v)
+						continue
+					}
 				}
-				return store.Inspect(img)
-			})
+				errs = append(errs, "Error: "+err.Error())
+			}
+			var out bytes.Buffer
+			switch tmpl {
+			case "":
+				if err := writeIndentedJSON(&out, found); err != nil {
+					return imageError(cli, err)
+				}
+			default:
+				if tmpl == "json" {
+					tmpl = "{{json .}}"
+				}
+				t, err := format.Parse(tmpl)
+				if err != nil {
+					return &StatusError{Code: 64, Msg: err.Error()}
+				}
+				for _, v := range found {
+					b, err := execTemplateWithFallback(t, v)
+					if err != nil {
+						errs = append(errs, "template parsing error: "+err.Error())
+						continue
+					}
+					out.Write(b)
+					out.WriteByte('\n')
+				}
+			}
+			cli.Out.Write(out.Bytes())
+			if len(errs) > 0 {
+				fmt.Fprintln(cli.Err, strings.Join(errs, "\n"))
+				return errImageReported
+			}
+			return nil
 		},
 	}
-	cmd.Flags().StringVarP(&format, "format", "f", "", "Format output using a custom template: 'json' or a Go template")
+	cmd.Flags().StringVarP(&tmpl, "format", "f", "", "Format output using a custom template: 'json' or a Go template")
 	return cmd
+}
+
+// execTemplateWithFallback runs t on the typed value v and, when that fails (a field named as
+// in the JSON, such as .Id), on v's JSON form decoded into maps: docker/cli does the same, so
+// both {{.ID}} and {{.Id}} work.
+func execTemplateWithFallback(t *template.Template, v any) ([]byte, error) {
+	var buf bytes.Buffer
+	err := t.Execute(&buf, v)
+	if err == nil {
+		return buf.Bytes(), nil
+	}
+	raw, jerr := json.Marshal(v)
+	if jerr != nil {
+		return nil, err
+	}
+	var m any
+	if jerr := json.Unmarshal(raw, &m); jerr != nil {
+		return nil, err
+	}
+	buf.Reset()
+	if ferr := t.Execute(&buf, m); ferr != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }

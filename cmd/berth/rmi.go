@@ -74,4 +74,3 @@ func imageUsers(cli *CLI) image.UsedByFunc {
 		return out, nil
 	}
 }
-
