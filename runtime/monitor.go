@@ -412,13 +412,19 @@ func (m *monitor) loop() {
 			m.cleanup(st)
 			st.Status = StatusExited
 			st.MonitorPid, st.MonitorStart = 0, 0
+			if !m.rec.HostConfig.AutoRemove {
+				m.r.SaveState(m.id, st)
+				l.Release()
+				m.hub.finish(code)
+				return
+			}
+			// --rm: keep the exit code for wait, then remove under the index lock (taken
+			// before the container's, as everywhere).
+			os.MkdirAll(filepath.Dir(m.r.Layout.exitFile(m.id)), 0o700)
+			os.WriteFile(m.r.Layout.exitFile(m.id), []byte(strconv.Itoa(code)), 0o600)
 			m.r.SaveState(m.id, st)
 			l.Release()
-			if m.rec.HostConfig.AutoRemove {
-				os.MkdirAll(filepath.Dir(m.r.Layout.exitFile(m.id)), 0o700)
-				os.WriteFile(m.r.Layout.exitFile(m.id), []byte(strconv.Itoa(code)), 0o600)
-				m.r.Remove(m.id, RemoveOptions{Volumes: true})
-			}
+			m.autoRemove()
 			m.hub.finish(code)
 			return
 		}
@@ -450,6 +456,25 @@ func (m *monitor) loop() {
 			return
 		}
 	}
+}
+
+// autoRemove removes the container after its final exit (--rm).
+func (m *monitor) autoRemove() {
+	il, err := m.r.LockIndex()
+	if err != nil {
+		return
+	}
+	defer il.Release()
+	cl, err := m.r.Lock(m.id)
+	if err != nil {
+		return
+	}
+	defer cl.Release()
+	c, err := m.r.load(m.id)
+	if err != nil || isActive(&c.State) {
+		return
+	}
+	m.r.removeLocked(c, true)
 }
 
 // restart starts the process again after a backoff, unless the container was stopped meanwhile.

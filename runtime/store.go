@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -68,9 +69,32 @@ func (r *Runtime) LockIndex() (*lock.Lock, error) { return lock.Acquire(r.Layout
 // made while holding it.
 func (r *Runtime) Lock(id string) (*lock.Lock, error) { return lock.Acquire(r.Layout.lockPath(id)) }
 
-// SaveState writes the container's state.json atomically. The caller holds the container's lock.
+// SaveState writes the container's state.json atomically (temp file and rename: readers see the
+// old or the new state, never a mix). The caller holds the container's lock.
+//
+// Unlike config.json it is not fsynced: it changes at every start and exit (an fsync costs
+// milliseconds on the start path), and a state lost to a power cut is exactly what reconciling on
+// read repairs (a "running" container without a live monitor is reported exited).
 func (r *Runtime) SaveState(id string, st *State) error {
-	return atomicfile.WriteJSON(r.Layout.StatePath(id), st)
+	data, err := json.Marshal(st)
+	if err != nil {
+		return fmt.Errorf("encode state of %s: %w", id, err)
+	}
+	return writeNoSync(r.Layout.StatePath(id), data)
+}
+
+// writeNoSync writes data to a temporary file beside path and renames it over path.
+func writeNoSync(path string, data []byte) error {
+	tmp := path + ".tmp-" + strconv.Itoa(os.Getpid())
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
 }
 
 // SaveRecord writes the container's config.json atomically. The caller holds the container's lock

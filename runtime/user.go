@@ -37,9 +37,12 @@ func resolveUser(rootfs, spec string, groupAdd []string) (execUser, error) {
 	if err != nil {
 		return execUser{}, errdefs.Invalid(fmt.Sprintf("unable to find user %s: %s", spec, userErr(err)))
 	}
-	out := execUser{UID: u.Uid, GID: u.Gid, Home: u.Home}
+	// As Docker (through containerd), the primary group is also a supplementary one.
+	out := execUser{UID: u.Uid, GID: u.Gid, Home: u.Home, Sgids: []uint32{uint32(u.Gid)}}
 	for _, g := range u.Sgids {
-		out.Sgids = append(out.Sgids, uint32(g))
+		if g != u.Gid {
+			out.Sgids = append(out.Sgids, uint32(g))
+		}
 	}
 	if len(groupAdd) > 0 {
 		gids, err := user.GetAdditionalGroupsPath(groupAdd, group)
