@@ -142,6 +142,13 @@ func (r *Runtime) Create(opts CreateOptions) (*Container, error) {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o700); err != nil {
 			return fail(fmt.Errorf("create container: %w", err))
 		}
+		// The overlay's root directory takes the upper dir's mode: it must be 0755 like an
+		// image's "/" or non-root users cannot reach anything.
+		if d == "upper" {
+			if err := os.Chmod(filepath.Join(dir, d), 0o755); err != nil {
+				return fail(fmt.Errorf("create container: %w", err))
+			}
+		}
 	}
 	// Bind mounted into the container: they must exist before the first start.
 	for _, f := range []string{"hostname", "hosts", "resolv.conf"} {

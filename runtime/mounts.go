@@ -110,8 +110,10 @@ func planMounts(l Layout, rec *Record, imageVolumes map[string]struct{}) (err er
 			RW:          !s.ReadOnly,
 		}
 		if s.Type == mount.TypeBind {
-			if err := os.MkdirAll(s.Source, 0o755); err != nil {
-				return fmt.Errorf("create bind source %s: %w", s.Source, err)
+			if _, err := os.Stat(s.Source); errors.Is(err, os.ErrNotExist) {
+				if err := os.MkdirAll(s.Source, 0o755); err != nil {
+					return fmt.Errorf("create bind source %s: %w", s.Source, err)
+				}
 			}
 			mp.Source = s.Source
 			mp.Propagation = s.Propagation
