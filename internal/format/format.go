@@ -96,10 +96,11 @@ func (t Table) Write(w io.Writer, userFormat string, items []any) error {
 		tw = NewTabWriter(w)
 		out = tw
 		var buf bytes.Buffer
-		if err := tmpl.Execute(&buf, t.Headers); err == nil {
-			buf.WriteString("\n")
-			out.Write(bytes.TrimLeft(buf.Bytes(), " "))
-		}
+		// As docker/cli: a header the template cannot render (a method with arguments such as
+		// {{.Label "k"}}) ends the header row where it failed.
+		tmpl.Execute(&buf, t.Headers)
+		buf.WriteString("\n")
+		out.Write(bytes.TrimLeft(buf.Bytes(), " "))
 	}
 	for _, it := range items {
 		var buf bytes.Buffer
