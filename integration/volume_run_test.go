@@ -292,3 +292,34 @@ func TestMountThroughImageSymlink(t *testing.T) {
 	}
 	volCheckNoLeaks(env)
 }
+
+// TestLocalDriverVolumes uses the local driver's tmpfs and bind forms from containers.
+func TestLocalDriverVolumes(t *testing.T) {
+	env := harness.New(t)
+	img := env.Pull("busybox")
+	env.MustRun("volume", "create", "-o", "type=tmpfs", "-o", "device=tmpfs", "-o", "o=size=1m", "tv")
+	out := env.MustRun("run", "--rm", "-v", "tv:/t", img, "sh", "-c", "echo kept > /t/f; df -k /t | tail -n 1 | awk '{print $2}'")
+	if out != "1024\n" {
+		t.Errorf("tmpfs volume size: %q, want 1024", out)
+	}
+	env.MustRun("volume", "rm", "tv")
+
+	dir := t.TempDir()
+	env.MustRun("volume", "create", "-o", "type=none", "-o", "o=bind", "-o", "device="+dir, "bv")
+	env.MustRun("run", "--rm", "-v", "bv:/b", img, "sh", "-c", "echo via-volume > /b/f")
+	if b, err := os.ReadFile(filepath.Join(dir, "f")); err != nil || string(b) != "via-volume\n" {
+		t.Errorf("bind volume did not write into its device folder: %q %v", b, err)
+	}
+	var vols []map[string]any
+	if err := json.Unmarshal([]byte(env.MustRun("volume", "inspect", "bv")), &vols); err != nil || len(vols) != 1 {
+		t.Fatalf("inspect: %v", err)
+	}
+	if opts, _ := vols[0]["Options"].(map[string]any); opts["device"] != dir || opts["o"] != "bind" || opts["type"] != "none" {
+		t.Errorf("inspect Options = %v", vols[0]["Options"])
+	}
+	env.MustRun("volume", "rm", "bv")
+	if _, err := os.Stat(filepath.Join(dir, "f")); err != nil {
+		t.Errorf("volume rm deleted the bind device's files: %v", err)
+	}
+	volCheckNoLeaks(env)
+}
