@@ -210,6 +210,12 @@ func (l Layout) exitFile(id string) string { return filepath.Join(l.RunRoot, "ex
 func (r *Runtime) Wait(id string) (int, error) {
 	c, err := r.Get(id)
 	if err != nil {
+		// An auto-removed container is gone, but its exit code is kept under RunRoot.
+		if errors.Is(err, errdefs.ErrNotFound) && len(id) == 64 {
+			if code, ok := r.removedExitCode(id); ok {
+				return code, nil
+			}
+		}
 		return -1, err
 	}
 	id = c.ID
@@ -226,10 +232,8 @@ func (r *Runtime) Wait(id string) (int, error) {
 		nc, err := r.Get(id)
 		if err != nil {
 			if errors.Is(err, errdefs.ErrNotFound) {
-				if data, err := os.ReadFile(r.Layout.exitFile(id)); err == nil {
-					if n, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil {
-						return n, nil
-					}
+				if code, ok := r.removedExitCode(id); ok {
+					return code, nil
 				}
 				return last, nil
 			}
@@ -241,4 +245,14 @@ func (r *Runtime) Wait(id string) (int, error) {
 			return c.ExitCode, nil
 		}
 	}
+}
+
+// removedExitCode reads the exit code an auto-removed container left.
+func (r *Runtime) removedExitCode(id string) (int, bool) {
+	data, err := os.ReadFile(r.Layout.exitFile(id))
+	if err != nil {
+		return 0, false
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	return n, err == nil
 }
