@@ -312,7 +312,7 @@ func specMounts(l Layout, rec *Record, rootfs string) ([]*configs.Mount, error) 
 				if err != nil {
 					return nil, err
 				}
-				if err := volume.CopyUp(imgPath, src); err != nil {
+				if err := store.CopyUpInto(v, imgPath, src); err != nil {
 					return nil, err
 				}
 			}

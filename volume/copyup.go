@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/berth-project/berth/internal/lock"
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"golang.org/x/sys/unix"
 )
@@ -210,4 +211,22 @@ func copyXattrs(src, dst string) {
 		}
 		unix.Lsetxattr(dst, name, val[:n], 0)
 	}
+}
+
+// CopyUpInto is CopyUp into the volume folder dst of v, holding v's copy lock so that two
+// containers starting at once on the same new volume do not both copy.
+func (s *Store) CopyUpInto(v *Volume, src, dst string) error {
+	dir, err := s.path(v.Name)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(filepath.Join(dir, "volume.json")); err != nil {
+		return fmt.Errorf("copy-up into volume %s: %w", v.Name, err)
+	}
+	l, err := lock.Acquire(filepath.Join(dir, ".copyup.lock"))
+	if err != nil {
+		return fmt.Errorf("copy-up into volume %s: %w", v.Name, err)
+	}
+	defer l.Release()
+	return CopyUp(src, dst)
 }
