@@ -54,7 +54,7 @@ func (s *Store) Remove(ref string, opts RemoveOptions) ([]imagetypes.DeleteRespo
 		if !byID {
 			pr, _ := ParseReference(ref)
 			fam := familiar(pr)
-			if len(r.RepoTags)+len(r.RepoDigests) == 1 && len(users) > 0 && !opts.Force {
+			if singleReference(r) && len(users) > 0 && !opts.Force {
 				return errdefs.Conflict(fmt.Sprintf("conflict: unable to remove repository reference %q (must force) - container %s is using its referenced image %s",
 					ref, ids.Truncate(users[0].ID), short))
 			}
