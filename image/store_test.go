@@ -202,7 +202,9 @@ func TestRemoveConflicts(t *testing.T) {
 	if _, err := s.Remove(img.ID, RemoveOptions{}); !errors.Is(err, errdefs.ErrConflict) || !strings.Contains(err.Error(), "referenced in multiple repositories") {
 		t.Errorf("remove by ID with two repositories: %v", err)
 	}
-	running := func(string) ([]ContainerUse, error) { return []ContainerUse{{ID: strings.Repeat("c", 64), Running: true}}, nil }
+	running := func(string) ([]ContainerUse, error) {
+		return []ContainerUse{{ID: strings.Repeat("c", 64), Running: true}}, nil
+	}
 	if _, err := s.Remove(img.ID, RemoveOptions{Force: true, UsedBy: running}); err == nil || !strings.Contains(err.Error(), "(cannot be forced) - image is being used by running container cccccccccccc") {
 		t.Errorf("remove in use: %v", err)
 	}
