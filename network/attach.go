@@ -117,6 +117,10 @@ func (s *Store) ensureDefault(n *Network) (*Network, error) {
 		if err := s.createBridge(cur); err != nil {
 			return err
 		}
+		if err := s.writeConfig(cur); err != nil {
+			deleteBridge(cur)
+			return err
+		}
 		out = cur
 		return nil
 	})
@@ -158,7 +162,7 @@ func (s *Store) Attach(req AttachRequest) (ep *Endpoint, err error) {
 			if old.alive() {
 				return errdefs.Conflict(fmt.Sprintf("endpoint with name %s already exists in network %s", req.Name, cur.Name))
 			}
-			s.releaseLease(old)
+			s.releaseLease(old, true)
 			delete(cur.Leases, req.ContainerID)
 		}
 		ip, err := allocateIP(cur, req.IP)
@@ -255,9 +259,13 @@ func resolveLinks(n *Network, links []string) (map[string]string, error) {
 	return out, nil
 }
 
-// Detach removes a container's endpoint from a network: published ports, veth, lease, and its
-// entry in its peers' hosts files. A missing endpoint is not an error.
+// Detach removes a container's endpoint from a network (`network disconnect`): published ports,
+// veth, lease, and its entry in its peers' hosts files. A missing endpoint is not an error.
 func (s *Store) Detach(containerID, network string) error {
+	return s.detach(containerID, network, true)
+}
+
+func (s *Store) detach(containerID, network string, deleteVeth bool) error {
 	n, err := s.Get(network)
 	if err != nil {
 		return err
@@ -274,28 +282,34 @@ func (s *Store) Detach(containerID, network string) error {
 	if lease == nil {
 		return nil
 	}
-	err = s.releaseLease(lease)
+	err = s.releaseLease(lease, deleteVeth)
 	if !n.IsDefaultBridge() {
 		s.refreshPeers(n, "")
 	}
 	return err
 }
 
-// releaseLease undoes what a lease made on the host (not the lease entry itself).
-func (s *Store) releaseLease(l *Lease) error {
+// releaseLease undoes what a lease made on the host (not the lease entry itself). Without
+// deleteVeth the veth is left to die with the container's namespace, which the caller removes:
+// deleting a veth waits for an RCU grace period (15-40 ms here), a namespace going away does not
+// make anybody wait.
+func (s *Store) releaseLease(l *Lease, deleteVeth bool) error {
 	var errs []error
 	if err := publishNft(l.Ports, true); err != nil {
 		errs = append(errs, err)
 	}
-	if err := deleteLink(l.Veth); err != nil {
-		errs = append(errs, err)
+	if deleteVeth {
+		if err := deleteLink(l.Veth); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return errors.Join(errs...)
 }
 
-// DetachAll removes the container from every network it is attached to and returns the names of
-// those networks.
-func (s *Store) DetachAll(containerID string) ([]string, error) {
+// DetachAll removes the container from every network it is attached to, then removes its
+// network namespace nsPath (which takes the container ends, and so the veth pairs, with it).
+// With an empty nsPath the veths are deleted one by one. It returns the networks left.
+func (s *Store) DetachAll(containerID, nsPath string) ([]string, error) {
 	all, err := s.List()
 	if err != nil {
 		return nil, err
@@ -307,7 +321,12 @@ func (s *Store) DetachAll(containerID string) ([]string, error) {
 			continue
 		}
 		names = append(names, n.Name)
-		if err := s.Detach(containerID, n.Name); err != nil {
+		if err := s.detach(containerID, n.Name, nsPath == ""); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if nsPath != "" {
+		if err := RemoveNetns(nsPath); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -326,8 +345,9 @@ func (s *Store) ReapStale() {
 			if l.alive() {
 				continue
 			}
-			s.Detach(id, n.Name)
-			if strings.HasPrefix(l.NsPath, s.runRoot) {
+			ours := strings.HasPrefix(l.NsPath, s.runRoot+"/")
+			s.detach(id, n.Name, !ours)
+			if ours {
 				RemoveNetns(l.NsPath)
 			}
 		}

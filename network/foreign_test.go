@@ -75,12 +75,12 @@ func TestRootDockerForwardDrop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.DetachAll("a1")
+	defer s.DetachAll("a1", "")
 	epB, err := s.Attach(AttachRequest{ContainerID: "b1", Name: "b", Network: "fw", NsPath: nsB, IfName: "eth0", DefaultRoute: true, Owner: Self()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.DetachAll("b1")
+	defer s.DetachAll("b1", "")
 	ln := serveHello(t, nsA, 7000, "hello")
 	defer ln.Close()
 	check := func(wantOK bool) {

@@ -114,7 +114,7 @@ func (s *Store) Create(o CreateOptions) (*Network, error) {
 	if err := s.createBridge(n); err != nil {
 		return nil, err
 	}
-	if err := s.write(n); err != nil {
+	if err := s.writeConfig(n); err != nil {
 		deleteBridge(n)
 		return nil, err
 	}
@@ -153,6 +153,7 @@ func (s *Store) Remove(nameOrID string) error {
 	if err := removeFile(s.path(n.Name)); err != nil {
 		return err
 	}
+	removeFile(s.leasesPath(n.Name))
 	removeFile(s.lockPath(n.Name))
 	return nil
 }

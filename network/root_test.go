@@ -175,14 +175,18 @@ func TestRootBridgeAttachPublish(t *testing.T) {
 	// Teardown leaves nothing.
 	vethA := epA.Lease.Veth
 	epA.Held.Close()
-	if _, err := s.DetachAll("aaaaaaaaaaaa1"); err != nil {
+	ln.Close() // a socket holds its namespace alive
+	if _, err := s.DetachAll("aaaaaaaaaaaa1", nsA); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.DetachAll("bbbbbbbbbbbb1"); err != nil {
+	if _, err := s.DetachAll("bbbbbbbbbbbb1", nsB); err != nil {
 		t.Fatal(err)
 	}
-	if linkExists(vethA) {
-		t.Errorf("veth %s left", vethA)
+	for deadline := time.Now().Add(3 * time.Second); linkExists(vethA); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Errorf("veth %s left", vethA)
+			break
+		}
 	}
 	out, _ := exec.Command("nft", "list", "map", "ip", TableName, mapAnyPorts).CombinedOutput()
 	if strings.Contains(string(out), fmt.Sprint(port)) {
@@ -194,5 +198,36 @@ func TestRootBridgeAttachPublish(t *testing.T) {
 	}
 	if !linkExists(n.Bridge) {
 		t.Errorf("bridge %s removed with the last container", n.Bridge)
+	}
+}
+
+// BenchmarkRootSandbox measures what the bridge network adds to a run: netns, veth, lease,
+// then the teardown.
+func BenchmarkRootSandbox(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("requires root")
+	}
+	dir := b.TempDir()
+	root, runRoot := filepath.Join(dir, "root"), filepath.Join(dir, "run")
+	s, err := Open(root, runRoot)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		os.RemoveAll(root)
+		CollectOrphanBridges()
+	})
+	ns := filepath.Join(runRoot, "netns", "bench")
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := CreateNetns(ns); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.Attach(AttachRequest{ContainerID: "bench1", Name: "bench", Network: "bridge", NsPath: ns, IfName: "eth0", DefaultRoute: true, Owner: Self()}); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.DetachAll("bench1", ns); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package network
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -47,8 +48,10 @@ type Network struct {
 	// UserSubnet is set when the subnet was given by --subnet (so --ip is allowed).
 	UserSubnet bool `json:",omitempty"`
 
-	// Leases are the live endpoints, keyed by container ID.
-	Leases map[string]*Lease `json:",omitempty"`
+	// Leases are the live endpoints, keyed by container ID. They are kept apart from the
+	// configuration, in <runroot>/networks/<name>.json, written without fsync: a lease never
+	// outlives its owning process, so after a crash of the machine every lease is stale anyway.
+	Leases map[string]*Lease `json:"-"`
 }
 
 // Lease is one container's endpoint on a network: its address and everything that was made for
@@ -100,7 +103,8 @@ func Open(root, runRoot string) (*Store, error) {
 	return s, nil
 }
 
-func (s *Store) path(name string) string     { return filepath.Join(s.root, name+".json") }
+func (s *Store) path(name string) string       { return filepath.Join(s.root, name+".json") }
+func (s *Store) leasesPath(name string) string { return filepath.Join(s.runRoot, "networks", name+".json") }
 func (s *Store) lockPath(name string) string { return filepath.Join(s.root, name+".lock") }
 
 // lockAll serialises network create/remove (name uniqueness, subnet choice).
@@ -147,15 +151,51 @@ func (s *Store) read(name string) (*Network, error) {
 		}
 		return nil, fmt.Errorf("read network %s: %w", name, err)
 	}
+	if data, err := os.ReadFile(s.leasesPath(name)); err == nil && len(data) > 0 {
+		if err := json.Unmarshal(data, &n.Leases); err != nil {
+			return nil, fmt.Errorf("read leases of network %s: %w", name, err)
+		}
+	}
 	if n.Leases == nil {
 		n.Leases = map[string]*Lease{}
 	}
 	return &n, nil
 }
 
-func (s *Store) write(n *Network) error {
+// writeConfig stores the network's configuration durably.
+func (s *Store) writeConfig(n *Network) error {
 	if err := atomicfile.WriteJSON(s.path(n.Name), n); err != nil {
 		return fmt.Errorf("write network %s: %w", n.Name, err)
+	}
+	return nil
+}
+
+// write stores the network's leases: a temporary file renamed into place (readers never see a
+// partial file), without fsync (see Network.Leases).
+func (s *Store) write(n *Network) error {
+	p := s.leasesPath(n.Name)
+	data, err := json.Marshal(n.Leases)
+	if err != nil {
+		return fmt.Errorf("write leases of network %s: %w", n.Name, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		return fmt.Errorf("write leases of network %s: %w", n.Name, err)
+	}
+	f, err := os.CreateTemp(filepath.Dir(p), "."+n.Name+".tmp*")
+	if err != nil {
+		return fmt.Errorf("write leases of network %s: %w", n.Name, err)
+	}
+	_, werr := f.Write(data)
+	cerr := f.Close()
+	if werr == nil {
+		werr = cerr
+	}
+	if werr == nil {
+		werr = os.Rename(f.Name(), p)
+	}
+	if werr != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("write leases of network %s: %w", n.Name, werr)
 	}
 	return nil
 }

@@ -262,7 +262,7 @@ func teardownNetwork(l Layout, rec *Record, st *State) error {
 	if mode != network.ModeHost && !strings.HasPrefix(mode, network.ContainerPrefix) {
 		if s, err := network.Open(l.Root, l.RunRoot); err != nil {
 			errs = append(errs, err)
-		} else if _, err := s.DetachAll(rec.ID); err != nil {
+		} else if _, err := s.DetachAll(rec.ID, l.NetnsPath(rec.ID)); err != nil {
 			errs = append(errs, err)
 		}
 		if err := network.RemoveNetns(l.NetnsPath(rec.ID)); err != nil {
