@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"text/template"
 
 	"github.com/spf13/cobra"
 
@@ -114,7 +115,7 @@ func runInspect(cli *CLI, refs []string, tmplText string, find func(ref string) 
 		}
 		for _, v := range found {
 			var buf bytes.Buffer
-			if err := tmpl.Execute(&buf, v); err != nil {
+			if err := executeInspectTemplate(&buf, tmpl, v); err != nil {
 				errs = append(errs, "template parsing error: "+err.Error())
 				continue
 			}
@@ -131,6 +132,26 @@ func runInspect(cli *CLI, refs []string, tmplText string, find func(ref string) 
 		return &StatusError{Code: 1}
 	}
 	return nil
+}
+
+// executeInspectTemplate runs tmpl on the typed object and, when that fails (a JSON field name
+// such as .Id that differs from the Go field name), on the object's JSON form, as docker/cli does.
+func executeInspectTemplate(buf *bytes.Buffer, tmpl *template.Template, v any) error {
+	if err := tmpl.Execute(buf, v); err == nil {
+		return nil
+	}
+	buf.Reset()
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	var raw any
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(&raw); err != nil {
+		return fmt.Errorf("unable to read inspect data: %w", err)
+	}
+	return tmpl.Option("missingkey=error").Execute(buf, raw)
 }
 
 // writeIndentedJSON writes v as Docker prints inspect output: indented by four spaces, with no
