@@ -103,8 +103,10 @@ func Open(root, runRoot string) (*Store, error) {
 	return s, nil
 }
 
-func (s *Store) path(name string) string       { return filepath.Join(s.root, name+".json") }
-func (s *Store) leasesPath(name string) string { return filepath.Join(s.runRoot, "networks", name+".json") }
+func (s *Store) path(name string) string { return filepath.Join(s.root, name+".json") }
+func (s *Store) leasesPath(name string) string {
+	return filepath.Join(s.runRoot, "networks", name+".json")
+}
 func (s *Store) lockPath(name string) string { return filepath.Join(s.root, name+".lock") }
 
 // lockAll serialises network create/remove (name uniqueness, subnet choice).
