@@ -114,5 +114,3 @@ func netIP(t *testing.T, env *harness.Env, name string) string {
 	}
 	return ip
 }
-
-func readFile(p string) ([]byte, error) { return os.ReadFile(p) }

@@ -2,6 +2,7 @@ package integration
 
 import (
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"syscall"
@@ -43,7 +44,7 @@ func TestNetworkNoLeakAfterMonitorKill(t *testing.T) {
 // monitorOf returns the parent of the container's init: its monitor.
 func monitorOf(t *testing.T, pid int) int {
 	t.Helper()
-	data, err := readFile(fmt.Sprintf("/proc/%d/stat", pid))
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		t.Fatal(err)
 	}
