@@ -81,7 +81,10 @@ func netDefaultBridge(t *testing.T, env *harness.Env) string {
 func netCheckNoNetworkLeaks(t *testing.T, env *harness.Env, bridge string, ports ...int) {
 	t.Helper()
 	if bridge != "" {
-		if v := harness.VethsOf(t, bridge); len(v) > 0 {
+		// A veth goes away with its container's namespace, which the kernel destroys a few
+		// milliseconds after the last reference is dropped.
+		var v []string
+		if !harness.Eventually(5*time.Second, func() bool { v = harness.VethsOf(t, bridge); return len(v) == 0 }) {
 			t.Errorf("veths left on %s: %v", bridge, v)
 		}
 	}
