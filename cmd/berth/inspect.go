@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"reflect"
 	"strings"
 	"text/template"
 
@@ -243,23 +242,13 @@ func inspectContainer(cli *CLI, rt *runtime.Runtime, images **image.Store, ref s
 	return rt.Inspect(c, opts)
 }
 
-// inspectImage resolves ref in the image store and returns the image engineer's inspect document
-// ((*image.Store).Inspect). The method is looked up by name so this file builds while that API
-// lands.
+// inspectImage resolves ref in the image store and returns Docker's image inspect document.
 func inspectImage(s *image.Store, ref string) (any, error) {
 	img, err := s.Resolve(ref)
 	if err != nil {
 		return nil, err
 	}
-	m := reflect.ValueOf(s).MethodByName("Inspect")
-	if !m.IsValid() || m.Type().NumIn() != 1 || m.Type().NumOut() != 2 {
-		return nil, fmt.Errorf("inspect image %s: the image store cannot describe images yet", ref)
-	}
-	out := m.Call([]reflect.Value{reflect.ValueOf(img)})
-	if e, _ := out[1].Interface().(error); e != nil {
-		return nil, e
-	}
-	return out[0].Interface(), nil
+	return s.Inspect(img)
 }
 
 // inspectNetworkObject and inspectVolumeObject reuse the network and volume stores for the
