@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -116,4 +117,22 @@ func netIP(t *testing.T, env *harness.Env, name string) string {
 		t.Fatalf("inspect IP of %s = %q", name, ip)
 	}
 	return ip
+}
+
+// netEnv is harness.New plus, after the harness removed the test's root, a `network prune` in a
+// scratch root: it deletes the bridges berth made for the removed root (the default bridge of a
+// root lives as long as the root, as Docker's docker0 does).
+func netEnv(t *testing.T) *harness.Env {
+	t.Helper()
+	if bin, err := harness.Binary(); err == nil {
+		t.Cleanup(func() {
+			dir, err := os.MkdirTemp("", "berth-gc-")
+			if err != nil {
+				return
+			}
+			defer os.RemoveAll(dir)
+			exec.Command(bin, "--root", filepath.Join(dir, "r"), "--runroot", filepath.Join(dir, "rr"), "network", "prune", "-f").Run()
+		})
+	}
+	return harness.New(t)
 }

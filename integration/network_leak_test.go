@@ -14,7 +14,7 @@ import (
 // TestNetworkNoLeakAfterMonitorKill: a monitor killed with SIGKILL leaves a veth, a netns mount,
 // a lease and a DNAT entry behind; the next berth command reconciles them all away.
 func TestNetworkNoLeakAfterMonitorKill(t *testing.T) {
-	env := harness.New(t)
+	env := netEnv(t)
 	img := env.Pull("busybox")
 	port := netFreePort(t)
 	env.MustRun("run", "-d", "--name", "victim", "-p", fmt.Sprintf("127.0.0.1:%d:80", port), img, "sleep", "300")

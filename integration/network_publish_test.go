@@ -13,7 +13,7 @@ import (
 // answers on 127.0.0.1, localhost, ::1 and the host's other addresses; `port`, `ps` and
 // `inspect` show it; the same port is refused for a second container; nothing is left after rm.
 func TestNetworkPublishHTTP(t *testing.T) {
-	env := harness.New(t)
+	env := netEnv(t)
 	img := env.Pull("busybox")
 	port := netFreePort(t)
 	env.MustRun(append([]string{"run", "-d", "--name", "web", "-p", fmt.Sprintf("%d:80", port), img}, httpdCmd("hi")...)...)
@@ -96,7 +96,7 @@ func TestNetworkPublishHTTP(t *testing.T) {
 
 // TestNetworkPublishErrors: malformed -p fails with 125 before anything is created.
 func TestNetworkPublishErrors(t *testing.T) {
-	env := harness.New(t)
+	env := netEnv(t)
 	img := env.Pull("busybox")
 	for spec, want := range map[string]string{
 		"99999:80":    "invalid hostPort: 99999",
@@ -117,7 +117,7 @@ func TestNetworkPublishErrors(t *testing.T) {
 
 // TestNetworkPublishAll: -P publishes the image's EXPOSEd port on a random port; `port` shows it.
 func TestNetworkPublishAll(t *testing.T) {
-	env := harness.New(t)
+	env := netEnv(t)
 	img := env.Pull("layered")
 	env.MustRun("run", "-d", "--name", "pa", "-P", img, "httpd", "-f", "-p", "8080", "-h", "/app")
 	out := strings.TrimSpace(env.MustRun("port", "pa", "8080/tcp"))

@@ -14,7 +14,7 @@ import (
 // short ID; network inspect lists them; connect/disconnect add and remove an interface live;
 // rm is refused while in use; nothing is left afterwards.
 func TestNetworkUserDefined(t *testing.T) {
-	env := harness.New(t)
+	env := netEnv(t)
 	img := env.Pull("busybox")
 	id := strings.TrimSpace(env.MustRun("network", "create", "--subnet", "10.231.9.0/24", "--label", "team=net", "appnet"))
 	if len(id) != 64 {
@@ -105,7 +105,7 @@ func TestNetworkUserDefined(t *testing.T) {
 // TestNetworkModes: none has only lo, host shares the host's interfaces, container:NAME shares
 // another container's, and --add-host/--hostname/--dns land in the container's files.
 func TestNetworkModes(t *testing.T) {
-	env := harness.New(t)
+	env := netEnv(t)
 	img := env.Pull("busybox")
 	if out := env.MustRun("run", "--rm", "--network", "none", img, "ls", "/sys/class/net"); strings.TrimSpace(out) != "lo" {
 		t.Errorf("--network none interfaces: %q", out)
