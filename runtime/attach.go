@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/berth-project/berth/internal/errdefs"
 )
@@ -26,6 +27,8 @@ type AttachConn struct {
 	conn net.Conn
 	r    *bufio.Reader
 	wmu  sync.Mutex
+	// monitorExited, when this process started the monitor, closes once it has exited.
+	monitorExited chan struct{}
 }
 
 // ErrDetached is returned by Stream when the user typed the detach keys.
@@ -94,6 +97,12 @@ func (a *AttachConn) Stream(stdin io.Reader, stdout, stderr io.Writer, detachKey
 				}
 			case frameExit:
 				code, _ := strconv.Atoi(string(p))
+				if a.monitorExited != nil {
+					select {
+					case <-a.monitorExited:
+					case <-time.After(5 * time.Second):
+					}
+				}
 				done <- result{code, nil}
 				return
 			}

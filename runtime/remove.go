@@ -134,16 +134,30 @@ func (r *Runtime) markStopped(id string) (*Container, error) {
 func (r *Runtime) waitStopped(id string, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	delay := time.Millisecond
+	var monPid int
+	var monStart uint64
+	// Once the exit is recorded, let the monitor finish too, so that nothing of the container
+	// is left running when the command returns.
+	monitorGone := func() {
+		if monPid > 0 {
+			waitProcess(monPid, monStart, 2*time.Second)
+		}
+	}
 	for {
 		c, err := r.load(id)
 		if err != nil {
 			if errors.Is(err, errdefs.ErrNotFound) {
+				monitorGone()
 				return nil
 			}
 			return err
 		}
 		if !isActive(&c.State) {
+			monitorGone()
 			return nil
+		}
+		if monPid == 0 {
+			monPid, monStart = c.MonitorPid, c.MonitorStart
 		}
 		if !Alive(c.MonitorPid, c.MonitorStart) {
 			_, err := r.reconcile(id)

@@ -41,17 +41,37 @@ type specInput struct {
 	InitBinary string
 }
 
-// allCaps lists every capability the running kernel knows, in OCI form ("CAP_CHOWN").
+// allCaps lists every capability the running kernel knows and berth itself may hand out (its
+// bounding set: a host that dropped CAP_SYS_RESOURCE cannot give it to --privileged), in OCI
+// form ("CAP_CHOWN").
 func allCaps() []string {
 	var out []string
 	last, err := capability.LastCap()
+	bnd := boundingSet()
 	for _, c := range capability.ListKnown() {
-		if err == nil && c > last {
+		if err == nil && c > last || bnd&(1<<uint(c)) == 0 {
 			continue
 		}
 		out = append(out, "CAP_"+strings.ToUpper(c.String()))
 	}
 	return out
+}
+
+// boundingSet reads CapBnd of this process (all bits when unknown).
+func boundingSet() uint64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return ^uint64(0)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "CapBnd:"); ok {
+			var caps uint64
+			if _, err := fmt.Sscanf(strings.TrimSpace(v), "%x", &caps); err == nil {
+				return caps
+			}
+		}
+	}
+	return ^uint64(0)
 }
 
 // normalizeCap turns "chown", "CAP_CHOWN" or "ALL" into OCI form, rejecting unknown names as

@@ -125,7 +125,13 @@ func (r *Runtime) Start(id string, opts StartOptions) (*Container, *AttachConn, 
 				cmd.Process.Kill()
 				return fail(err)
 			}
-			cmd.Process.Release()
+			// Reap the monitor if this command outlives it (foreground run, start -a); the
+			// attached session waits for that before returning, so nothing is left behind.
+			exited := make(chan struct{})
+			go func() { cmd.Wait(); close(exited) }()
+			if conn != nil {
+				conn.monitorExited = exited
+			}
 			c.State = *m.State
 			return c, conn, nil
 		default:
