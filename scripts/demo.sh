@@ -17,6 +17,16 @@ work=$(mktemp -d /tmp/berth-demo.XXXXXX)
 
 bold() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 show() { printf '$ berth %s\n' "$*"; "$BERTH" "$@"; }
+# http_get HOST PORT: GET / with curl, or with bash's /dev/tcp where curl is missing.
+http_get() {
+	if command -v curl >/dev/null; then
+		curl -fsS -m 2 "http://$1:$2/"
+		return
+	fi
+	local resp
+	resp=$(exec 3<>"/dev/tcp/$1/$2" && printf 'GET / HTTP/1.0\r\nHost: %s\r\n\r\n' "$1" >&3 && timeout 2 cat <&3) || return 1
+	case "$resp" in "HTTP/1."?" 200"*) printf '%s\n' "${resp#*$'\r\n\r\n'}" ;; *) return 1 ;; esac
+}
 cleanup() {
 	"$BERTH" rm -f "$NAME" >/dev/null 2>&1 || true
 	stop_registry
@@ -60,10 +70,10 @@ bold "A web server on port $PORT"
 "$BERTH" rm -f "$NAME" >/dev/null 2>&1 || true
 if show run -d --name "$NAME" -p "$PORT:80" "$IMAGE" httpd -f -p 80 -h /var/www; then
 	show ps || echo "(ps is not available yet)"
-	echo "\$ wget -qO- http://127.0.0.1:$PORT/"
+	echo "\$ curl http://127.0.0.1:$PORT/"
 	ok=
 	for _ in $(seq 1 30); do
-		if out=$(busybox wget -T 2 -qO- "http://127.0.0.1:$PORT/" 2>/dev/null); then
+		if out=$(http_get 127.0.0.1 "$PORT"); then
 			echo "$out"
 			ok=1
 			break
