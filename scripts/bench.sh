@@ -35,6 +35,12 @@ cleanup() {
 	done
 	stop_registry
 	rm -rf "$work" "$BERTH_RUNROOT"
+	# berth collects the bridges (and nft rules) of stores that no longer exist on any
+	# network command: run one in a throwaway store.
+	local tmp
+	tmp=$(mktemp -d /tmp/bC.XXXXXX)
+	BERTH_ROOT=$tmp/root BERTH_RUNROOT=$tmp/run "$BERTH" network prune -f >/dev/null 2>&1
+	rm -rf "$tmp"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
