@@ -1,6 +1,7 @@
 package network
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -432,7 +433,26 @@ func (s *Store) refreshPeers(n *Network, skip string) {
 	}
 }
 
-// WriteHosts writes a container's hosts file: the static part and its current peers.
+// WriteHosts writes a container's hosts file in place: the static part and its current peers.
+// The peers marker is only written for containers on a user-defined network.
 func (s *Store) WriteHosts(path, containerID string, h HostsFile, gateway string) error {
-	return rewriteInPlace(path, h.Render(gateway), renderPeers(s.Peers(containerID)))
+	static := h.Render(gateway)
+	if !s.onUserNetwork(containerID) {
+		static = bytes.TrimSuffix(static, []byte(peersMarker))
+	}
+	return rewriteInPlace(path, static, renderPeers(s.Peers(containerID)))
+}
+
+// onUserNetwork reports whether the container has an endpoint on a user-defined network.
+func (s *Store) onUserNetwork(containerID string) bool {
+	all, err := s.List()
+	if err != nil {
+		return false
+	}
+	for _, n := range all {
+		if _, ok := n.Leases[containerID]; ok && !n.Predefined() {
+			return true
+		}
+	}
+	return false
 }

@@ -230,5 +230,23 @@ func networkIDExists(root, id string) bool {
 }
 
 // CollectOrphanBridges removes the bridges (and their nftables rules) that berth made for stores
-// that no longer exist on disk.
-func CollectOrphanBridges() { collectOrphanBridges() }
+// that no longer exist on disk, and berth's nftables table once no berth bridge is left.
+func CollectOrphanBridges() {
+	collectOrphanBridges()
+	removeTableIfUnused()
+}
+
+// removeTableIfUnused deletes berth's nftables table when no bridge of berth exists any more on
+// the host (so no network and no published port can need it).
+func removeTableIfUnused() {
+	links, err := netlink.LinkList()
+	if err != nil {
+		return
+	}
+	for _, l := range links {
+		if l.Type() == "bridge" && strings.HasPrefix(l.Attrs().Alias, "berth:") {
+			return
+		}
+	}
+	deleteTable()
+}

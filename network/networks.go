@@ -155,13 +155,14 @@ func (s *Store) Remove(nameOrID string) error {
 	}
 	removeFile(s.leasesPath(n.Name))
 	removeFile(s.lockPath(n.Name))
+	removeTableIfUnused()
 	return nil
 }
 
 // Prune removes every unused user-defined network whose labels match keep, returning their names.
 func (s *Store) Prune(keep func(*Network) bool) ([]string, error) {
 	s.ReapStale()
-	collectOrphanBridges()
+	CollectOrphanBridges()
 	all, err := s.List()
 	if err != nil {
 		return nil, err

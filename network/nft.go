@@ -345,3 +345,21 @@ func publishNft(ports []PublishedPort, del bool) error {
 
 // ipsDstNAT is IPS_DST_NAT of the conntrack status bits.
 const ipsDstNAT = 1 << 5
+
+// deleteTable removes berth's table (nothing else) if it exists.
+func deleteTable() {
+	l, err := lock.Acquire(nftLockPath)
+	if err != nil {
+		return
+	}
+	defer l.Release()
+	c, err := nftables.New()
+	if err != nil {
+		return
+	}
+	if _, err := c.ListTableOfFamily(TableName, nftables.TableFamilyIPv4); err != nil {
+		return
+	}
+	c.DelTable(nftTable())
+	c.Flush()
+}
