@@ -110,6 +110,8 @@ func MonitorMain(args []string) int {
 	report(syncMsg{State: &st})
 	syncPipe.Close()
 	syncPipe = nil
+	// Building the spec and starting the container needed far more than waiting does.
+	shrinkMonitor()
 	m.watchSignals()
 	m.loop()
 	return 0
