@@ -231,3 +231,66 @@ func BenchmarkRootSandbox(b *testing.B) {
 		}
 	}
 }
+
+// TestRootPublishUDP: a UDP port published on 127.0.0.1 reaches the container.
+func TestRootPublishUDP(t *testing.T) {
+	requiresRoot(t)
+	dir := t.TempDir()
+	root, runRoot := filepath.Join(dir, "root"), filepath.Join(dir, "run")
+	s, err := Open(root, runRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		os.RemoveAll(root)
+		CollectOrphanBridges()
+	})
+	ns := filepath.Join(runRoot, "netns", "u")
+	if err := CreateNetns(ns); err != nil {
+		t.Fatal(err)
+	}
+	defer RemoveNetns(ns)
+	pc0, _ := net.ListenPacket("udp4", "127.0.0.1:0")
+	port := pc0.LocalAddr().(*net.UDPAddr).Port
+	pc0.Close()
+	ep, err := s.Attach(AttachRequest{ContainerID: "udp1", Name: "u", Network: "bridge", NsPath: ns, IfName: "eth0", DefaultRoute: true, Owner: Self(),
+		Ports: nat.PortMap{"53/udp": {{HostIP: "127.0.0.1", HostPort: fmt.Sprint(port)}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.DetachAll("udp1", "")
+	defer ep.Held.Close()
+	if len(ep.Lease.Ports) != 1 || ep.Lease.Ports[0].HostIP != "127.0.0.1" {
+		t.Fatalf("published %+v", ep.Lease.Ports)
+	}
+	var pc net.PacketConn
+	inNetns(t, ns, func() {
+		pc, err = net.ListenPacket("udp4", ":53")
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	go func() {
+		buf := make([]byte, 64)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			pc.WriteTo(append([]byte("echo:"), buf[:n]...), from)
+		}
+	}()
+	c, err := net.Dial("udp4", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(2 * time.Second))
+	c.Write([]byte("ping"))
+	buf := make([]byte, 64)
+	n, err := c.Read(buf)
+	if err != nil || string(buf[:n]) != "echo:ping" {
+		t.Errorf("UDP through 127.0.0.1:%d: %q %v", port, buf[:n], err)
+	}
+}
