@@ -184,6 +184,9 @@ func (s *Store) pull(ctx context.Context, ref string, opts PullOptions) (*Image,
 	err = s.storeLayers(ctx, todo, prog)
 	lp.finish()
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("pull %s: %w", fam, context.Cause(ctx))
+		}
 		return nil, fmt.Errorf("pull %s: %w", fam, err)
 	}
 	if err := s.putBlob(manifestDigest, manifest); err != nil {
