@@ -64,6 +64,9 @@ func newImageLsCommand(cli *CLI, use string) *cobra.Command {
 			if err != nil {
 				return imageError(cli, err)
 			}
+			if !opts.all {
+				imgs = hideIntermediate(all, imgs)
+			}
 			rows := imageRows(imgs, f, opts.noTrunc)
 			if opts.quiet {
 				seen := map[string]bool{}
@@ -154,4 +157,23 @@ func imageRows(imgs []*image.Image, f image.Filters, noTrunc bool) []imageRow {
 		rows = append(rows, r)
 	}
 	return rows
+}
+
+// hideIntermediate drops untagged images that are the parent of another image (the
+// intermediate images of a build), as Docker does without -a.
+func hideIntermediate(all, imgs []*image.Image) []*image.Image {
+	parents := map[string]bool{}
+	for _, img := range all {
+		if img.Parent != "" {
+			parents[img.Parent] = true
+		}
+	}
+	out := imgs[:0:0]
+	for _, img := range imgs {
+		if len(img.RepoTags) == 0 && len(img.RepoDigests) == 0 && parents[img.ID] {
+			continue
+		}
+		out = append(out, img)
+	}
+	return out
 }
