@@ -57,12 +57,13 @@ func ParseFilters(vals []string) (filters.Args, error) {
 	return args, nil
 }
 
-// Ps lists the containers selected by opts, newest first, as `docker ps` shows them.
+// Ps lists the containers selected by opts, newest first, as `docker ps` shows them. The
+// records carry only what ps shows and filters on (see psRecord).
 func (r *Runtime) Ps(opts PsOptions) ([]*Container, error) {
 	if err := validatePsFilters(opts.Filters); err != nil {
 		return nil, err
 	}
-	all, err := r.List()
+	all, err := r.listForPs()
 	if err != nil {
 		return nil, err
 	}
