@@ -223,11 +223,7 @@ var httpTransport = func() http.RoundTripper {
 
 func newPuller(ctx context.Context, s *Store, r name.Reference) (*puller, error) {
 	reg := r.Context().Registry
-	auth, err := authn.DefaultKeychain.Resolve(reg)
-	if err != nil {
-		auth = authn.Anonymous
-	}
-	rt, err := transport.NewWithContext(ctx, reg, auth, httpTransport, []string{r.Scope(transport.PullScope)})
+	rt, err := transport.NewWithContext(ctx, reg, authFor(reg), httpTransport, []string{r.Scope(transport.PullScope)})
 	if err != nil {
 		return nil, err
 	}
@@ -369,4 +365,13 @@ func registryError(err error, fam string, plainHTTP bool) error {
 func repoOf(fam string) string {
 	repo, _, _ := splitFamiliar(fam)
 	return repo
+}
+
+// authFor returns the credentials `docker login` stored for reg, or anonymous access.
+func authFor(reg name.Registry) authn.Authenticator {
+	auth, err := authn.DefaultKeychain.Resolve(reg)
+	if err != nil {
+		return authn.Anonymous
+	}
+	return auth
 }

@@ -435,3 +435,48 @@ func TestSaveLoadImport(t *testing.T) {
 }
 
 func nopLogger() *log.Logger { return log.New(io.Discard, "", 0) }
+
+func TestPush(t *testing.T) {
+	t.Parallel()
+	host := testRegistry(t, nil)
+	push(t, host+"/src:v1", randomImage(t, 2))
+	s := newStore(t)
+	img, _ := pull(t, s, host+"/src:v1")
+	if err := s.Tag(img.ID, host+"/dst:v1"); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	d, err := s.Push(context.Background(), host+"/dst:v1", PushOptions{Out: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"The push refers to repository [" + host + "/dst]", "Preparing", "v1: digest: " + d.String()} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("push output lacks %q:\n%s", want, out.String())
+		}
+	}
+	// A loaded image (uncompressed layers, no manifest) pushes too, and pulls back identical.
+	var archive bytes.Buffer
+	if err := s.Save([]string{img.ID}, &archive); err != nil {
+		t.Fatal(err)
+	}
+	loaded := newStore(t)
+	if _, err := loaded.Load(context.Background(), &archive); err != nil {
+		t.Fatal(err)
+	}
+	if err := loaded.Tag(img.ID, host+"/fromload:v1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := loaded.Push(context.Background(), host+"/fromload:v1", PushOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, ref := range []string{host + "/dst:v1", host + "/fromload:v1"} {
+		got, _ := pull(t, newStore(t), ref)
+		if got.ID != img.ID {
+			t.Errorf("%s pulled back as %s, want %s", ref, got.ID, img.ID)
+		}
+	}
+	if _, err := s.Push(context.Background(), host+"/absent:v1", PushOptions{}); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Errorf("push of an absent tag: %v", err)
+	}
+}

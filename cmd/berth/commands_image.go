@@ -23,6 +23,7 @@ func addImageCommands(root *cobra.Command, cli *CLI) {
 	cmd.AddCommand(
 		newImageLsCommand(cli, "ls"),
 		newPullCommand(cli),
+		newPushCommand(cli),
 		newRmiCommand(cli, "rm"),
 		newTagCommand(cli),
 		newImageInspectCommand(cli),
@@ -35,6 +36,7 @@ func addImageCommands(root *cobra.Command, cli *CLI) {
 	root.AddCommand(cmd,
 		newImageLsCommand(cli, "images"),
 		newPullCommand(cli),
+		newPushCommand(cli),
 		newRmiCommand(cli, "rmi"),
 		newTagCommand(cli),
 		newHistoryCommand(cli),
