@@ -458,6 +458,17 @@ func TestObserveUpdate(t *testing.T) {
 		t.Errorf("update nosuch: %s", r)
 	}
 
+	// A restart policy given to a running container applies when it exits.
+	env.MustRun("run", "-d", "--name", "flaky", "--network", "none", img, "sh", "-c", "sleep 2; exit 1")
+	env.MustRun("update", "--restart", "on-failure:2", "flaky")
+	if !harness.Eventually(30*time.Second, func() bool {
+		c := obsInspect(t, env, "flaky")
+		return c.RestartCount == 2 && c.State.Status == "exited"
+	}) {
+		c := obsInspect(t, env, "flaky")
+		t.Errorf("flaky after update --restart on-failure:2: restarts %d, %+v", c.RestartCount, c.State)
+	}
+
 	// A stopped container keeps the new limits for its next start.
 	env.MustRun("create", "--name", "later", "--network", "none", img, "sleep", "300")
 	env.MustRun("update", "--memory", "32m", "later")
@@ -466,7 +477,7 @@ func TestObserveUpdate(t *testing.T) {
 	if got := readCg(cg1+"memory/berth/"+lid+"/memory.limit_in_bytes", "/sys/fs/cgroup/berth/"+lid+"/memory.max"); got != "33554432" {
 		t.Errorf("limit after start %q", got)
 	}
-	env.MustRun("rm", "-f", "lim", "later")
+	env.MustRun("rm", "-f", "lim", "later", "flaky")
 	env.CheckNoLeaks()
 }
 

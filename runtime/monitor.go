@@ -404,6 +404,7 @@ func (m *monitor) loop() {
 			return
 		}
 		st := &c.State
+		m.rec = &c.Record // see `update` (restart policy, limits) and `rename` made while running
 		ranFor := finished.Sub(st.StartedAt)
 		restart := shouldRestart(m.rec.HostConfig.RestartPolicy, st, code)
 		st.ExitCode = code
