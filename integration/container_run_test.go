@@ -25,6 +25,14 @@ func ctrState(t *testing.T, env *harness.Env, name, field string) string {
 	return strings.TrimSpace(env.MustRun("inspect", "-f", "{{.State."+field+"}}", name))
 }
 
+// waitLog waits until the container's log holds want (its traps are set, say).
+func waitLog(t *testing.T, env *harness.Env, name, want string) {
+	t.Helper()
+	if !harness.Eventually(ctrWait, func() bool { return strings.Contains(env.Run("logs", name).Stdout, want) }) {
+		t.Fatalf("%s never logged %q", name, want)
+	}
+}
+
 // ctrID returns the full ID of the container named name.
 func ctrID(t *testing.T, env *harness.Env, name string) string {
 	t.Helper()
@@ -181,14 +189,16 @@ func TestContainerStopKillWait(t *testing.T) {
 		t.Errorf("exit code after stop: %s", code)
 	}
 	// A process that handles SIGTERM stops at once, with its own code.
-	env.MustRun("run", "-d", "--name", "polite", "--network", "none", img, "sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.1; done")
+	env.MustRun("run", "-d", "--name", "polite", "--network", "none", img, "sh", "-c", "trap 'exit 0' TERM; echo ready; while true; do sleep 0.1; done")
+	waitLog(t, env, "polite", "ready")
 	start = time.Now()
 	env.MustRun("stop", "polite")
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("stop of a SIGTERM-handling container took %v", d)
 	}
 	// --stop-signal and kill -s.
-	env.MustRun("run", "-d", "--name", "usr1", "--stop-signal", "USR1", "--network", "none", img, "sh", "-c", "trap 'exit 42' USR1; while true; do sleep 0.1; done")
+	env.MustRun("run", "-d", "--name", "usr1", "--stop-signal", "USR1", "--network", "none", img, "sh", "-c", "trap 'exit 42' USR1; echo ready; while true; do sleep 0.1; done")
+	waitLog(t, env, "usr1", "ready")
 	env.MustRun("stop", "usr1")
 	env.MustRun("run", "-d", "--name", "kk", "--network", "none", img, "sleep", "100")
 	env.MustRun("kill", "-s", "TERM", "kk") // ignored by PID 1
