@@ -25,7 +25,7 @@ import (
 )
 
 // testRegistry starts an in-process registry on loopback; wrap may alter its responses.
-func testRegistry(t *testing.T, wrap func(http.Handler) http.Handler) string {
+func testRegistry(t testing.TB, wrap func(http.Handler) http.Handler) string {
 	t.Helper()
 	var h http.Handler = registry.New(registry.Logger(nopLogger()))
 	if wrap != nil {
@@ -36,7 +36,7 @@ func testRegistry(t *testing.T, wrap func(http.Handler) http.Handler) string {
 	return strings.TrimPrefix(srv.URL, "http://")
 }
 
-func push(t *testing.T, ref string, img v1.Image) v1.Hash {
+func push(t testing.TB, ref string, img v1.Image) v1.Hash {
 	t.Helper()
 	r, err := name.ParseReference(ref, name.Insecure)
 	if err != nil {
