@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"time"
@@ -55,6 +57,8 @@ func newPsCommand(cli *CLI, use string, aliases ...string) *cobra.Command {
 }
 
 func runPs(cli *CLI, o *psOptions) error {
+	// A short-lived listing: a few MB of garbage are cheaper to keep than to collect.
+	defer debug.SetGCPercent(debug.SetGCPercent(800))
 	f, err := runtime.ParseFilters(o.filters)
 	if err != nil {
 		return withCode(err, 125)
@@ -123,7 +127,12 @@ func runPs(cli *CLI, o *psOptions) error {
 		}
 		rows[i] = row
 	}
-	return psTable.Write(cli.Out, userFormat, rows)
+	// One write for the whole table: tabwriter writes cell by cell.
+	out := bufio.NewWriterSize(cli.Out, 64<<10)
+	if err := psTable.Write(out, userFormat, rows); err != nil {
+		return err
+	}
+	return out.Flush()
 }
 
 // psDefaultFormat is docker/cli's default container table.

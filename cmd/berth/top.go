@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -30,7 +31,9 @@ func newTopCommand(cli *CLI) *cobra.Command {
 				return observeError(cli, err)
 			}
 			// docker/cli's top table: min width 20, padding 3.
-			w := tabwriter.NewWriter(cli.Out, 20, 1, 3, ' ', 0)
+			out := bufio.NewWriter(cli.Out)
+			defer out.Flush()
+			w := tabwriter.NewWriter(out, 20, 1, 3, ' ', 0)
 			fmt.Fprintln(w, strings.Join(res.Titles, "\t"))
 			for _, p := range res.Processes {
 				fmt.Fprintln(w, strings.Join(p, "\t"))
