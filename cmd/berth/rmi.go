@@ -1,9 +1,13 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/berth-project/berth/image"
+	"github.com/berth-project/berth/internal/atomicfile"
 	"github.com/berth-project/berth/runtime"
 	"github.com/spf13/cobra"
 )
@@ -49,27 +53,34 @@ func newRmiCommand(cli *CLI, use string) *cobra.Command {
 	return cmd
 }
 
-// imageUsers lists, for rmi and prune, the containers created from an image (by config digest)
-// from the runtime's store. The image store calls it under the index lock.
+// imageUsers lists, for rmi and prune, the containers created from an image (by config digest).
+// Containers whose monitor died are reconciled first, through the runtime, before the image
+// store takes the index lock (reconciling may remove a --rm container, which takes that lock
+// too); the returned function, which the store calls under the index lock, then only reads
+// each container's config.json and state.json.
 func imageUsers(cli *CLI) image.UsedByFunc {
-	var rt *runtime.Runtime
+	l := runtime.Layout{Root: cli.Root, RunRoot: cli.RunRoot}
+	if rt, err := runtime.Open(l); err == nil {
+		_, _ = rt.List()
+	}
 	return func(id string) ([]image.ContainerUse, error) {
-		if rt == nil {
-			r, err := runtime.Open(runtime.Layout{Root: cli.Root, RunRoot: cli.RunRoot})
-			if err != nil {
-				return nil, err
-			}
-			rt = r
+		ents, err := os.ReadDir(filepath.Join(l.Root, "containers"))
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil
 		}
-		list, err := rt.List()
 		if err != nil {
 			return nil, err
 		}
 		var out []image.ContainerUse
-		for _, c := range list {
-			if c.ImageID == id {
-				out = append(out, image.ContainerUse{ID: c.ID, Running: c.IsRunning()})
+		for _, e := range ents {
+			var rec runtime.Record
+			if err := atomicfile.ReadJSON(l.ConfigPath(e.Name()), &rec); err != nil || rec.ImageID != id {
+				continue
 			}
+			var st runtime.State
+			_ = atomicfile.ReadJSON(l.StatePath(e.Name()), &st)
+			c := runtime.Container{Record: rec, State: st}
+			out = append(out, image.ContainerUse{ID: rec.ID, Running: c.IsRunning()})
 		}
 		return out, nil
 	}
