@@ -3,6 +3,7 @@
 package format
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -70,6 +71,16 @@ type Table struct {
 // print a header row and align columns; "json" prints one JSON object per line; anything else is
 // a raw template printed once per item followed by a newline.
 func (t Table) Write(w io.Writer, userFormat string, items []any) error {
+	// tabwriter writes cell by cell: gather the output and write it at once.
+	bw := bufio.NewWriterSize(w, 32<<10)
+	if err := t.write(bw, userFormat, items); err != nil {
+		bw.Flush()
+		return err
+	}
+	return bw.Flush()
+}
+
+func (t Table) write(w io.Writer, userFormat string, items []any) error {
 	f := userFormat
 	if f == "" {
 		f = t.Default
