@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -127,12 +126,7 @@ func runPs(cli *CLI, o *psOptions) error {
 		}
 		rows[i] = row
 	}
-	// One write for the whole table: tabwriter writes cell by cell.
-	out := bufio.NewWriterSize(cli.Out, 64<<10)
-	if err := psTable.Write(out, userFormat, rows); err != nil {
-		return err
-	}
-	return out.Flush()
+	return psTable.Write(cli.Out, userFormat, rows)
 }
 
 // psDefaultFormat is docker/cli's default container table.
