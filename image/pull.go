@@ -101,9 +101,6 @@ func (s *Store) pull(ctx context.Context, ref string, opts PullOptions) (*Image,
 		}
 	}
 	fam := familiar(r)
-	if !hasExplicitTagOrDigest(ref) {
-		fmt.Fprintf(out, "Using default tag: %s\n", name.DefaultTag)
-	}
 	p, err := newPuller(ctx, s, r)
 	if err != nil {
 		return nil, registryError(err, fam, insecure)

@@ -112,9 +112,9 @@ func FamiliarName(ref string) string {
 	return familiar(r)
 }
 
-// hasExplicitTagOrDigest tells whether the user wrote a tag or digest (Docker then prints no
-// "Using default tag" line).
-func hasExplicitTagOrDigest(ref string) bool {
+// HasTagOrDigest tells whether the reference as written names a tag or digest; when it does
+// not, `pull` prints Docker's "Using default tag: latest" first.
+func HasTagOrDigest(ref string) bool {
 	if strings.Contains(ref, "@") {
 		return true
 	}

@@ -85,8 +85,8 @@ func TestHasExplicitTagOrDigest(t *testing.T) {
 	for in, want := range map[string]bool{
 		"busybox": false, "busybox:1": true, "127.0.0.1:5000/a": false, "127.0.0.1:5000/a:b": true, "a@sha256:x": true,
 	} {
-		if got := hasExplicitTagOrDigest(in); got != want {
-			t.Errorf("hasExplicitTagOrDigest(%q) = %v", in, got)
+		if got := HasTagOrDigest(in); got != want {
+			t.Errorf("HasTagOrDigest(%q) = %v", in, got)
 		}
 	}
 }

@@ -47,7 +47,7 @@ func (s *Store) Save(refs []string, w io.Writer) error {
 		return err
 	}
 	for _, ref := range refs {
-		if !hasExplicitTagOrDigest(ref) && !strings.HasPrefix(ref, "sha256:") {
+		if !HasTagOrDigest(ref) && !strings.HasPrefix(ref, "sha256:") {
 			if r, err := ParseReference(ref); err == nil {
 				repo := familiarRepo(r.Context())
 				found := false

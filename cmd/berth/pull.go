@@ -29,6 +29,10 @@ func newPullCommand(cli *CLI) *cobra.Command {
 			if err != nil {
 				return imageError(cli, err)
 			}
+			if !opts.quiet && !image.HasTagOrDigest(ref) {
+				// Docker's client prints this, not the daemon: `run` pulls without it.
+				fmt.Fprintln(cli.Out, "Using default tag: latest")
+			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			_, err = store.Pull(ctx, ref, image.PullOptions{
