@@ -236,6 +236,18 @@ func TestObserveInspect(t *testing.T) {
 		t.Errorf("inspect image: %v %v", err, imgs)
 	}
 
+	// Volumes and networks are found too; --type narrows the search.
+	env.MustRun("volume", "create", "obsvol")
+	if out := env.MustRun("inspect", "-f", "{{.Name}} {{.Driver}}", "obsvol"); out != "obsvol local\n" {
+		t.Errorf("inspect volume = %q", out)
+	}
+	if r := env.Run("inspect", "--type", "container", "obsvol"); r.Code != 1 || !strings.Contains(r.Stderr, "No such container: obsvol") {
+		t.Errorf("inspect --type container obsvol: %s", r)
+	}
+	if r := env.Run("inspect", "--type", "bogus", "web"); r.Code == 0 {
+		t.Errorf("inspect --type bogus: %s", r)
+	}
+
 	// -s: the writable layer's size, and the image's on top.
 	env.MustRun("exec", "web", "sh", "-c", "head -c 5000 /dev/zero > /big")
 	var sized []container.InspectResponse
