@@ -231,4 +231,3 @@ func DisplayImage(c *Container, trunc bool) string {
 	}
 	return ref
 }
-
