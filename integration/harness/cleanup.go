@@ -16,8 +16,15 @@ import (
 )
 
 // cleanup runs when the test ends: background commands, containers (berth rm -f first, then
-// SIGKILL by PID for whatever is left), mounts, cgroups, directories.
+// SIGKILL by PID for whatever is left), mounts, cgroups, directories. It runs once.
 func (e *Env) cleanup() {
+	e.once.Do(e.doCleanup)
+	liveMu.Lock()
+	delete(liveEnvs, e)
+	liveMu.Unlock()
+}
+
+func (e *Env) doCleanup() {
 	e.mu.Lock()
 	procs, ptys := e.procs, e.ptys
 	e.procs, e.ptys = nil, nil
@@ -30,14 +37,14 @@ func (e *Env) cleanup() {
 	}
 
 	ids := e.containerIDs()
-	if len(ids) > 0 && e.T.Failed() {
+	if len(ids) > 0 && !e.emergency.Load() && e.T.Failed() {
 		// What the containers were doing, to debug the failure.
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		out, _ := e.Command(ctx, "ps", "-a", "--no-trunc").CombinedOutput()
 		cancel()
-		e.T.Logf("harness: containers at the end of the failed test:\n%s", out)
+		e.logf("harness: containers at the end of the failed test:\n%s", out)
 	}
-	if len(ids) > 0 {
+	if len(ids) > 0 && !e.emergency.Load() { // in an emergency there is no time: kill below
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		cmd := e.Command(ctx, append([]string{"rm", "-f", "-v"}, ids...)...)
 		_ = cmd.Run()
@@ -47,13 +54,13 @@ func (e *Env) cleanup() {
 	e.killLeftovers(ids)
 	removeCgroups(ids)
 	if err := UnmountUnder(e.Root, e.RunRoot); err != nil {
-		e.T.Logf("harness cleanup: %v", err)
+		e.logf("harness cleanup: %v", err)
 	}
 	_, statErr := os.Stat(filepath.Join(e.Root, "networks"))
 	hadNetworks := statErr == nil
 	for _, d := range []string{e.Root, e.RunRoot} {
 		if err := os.RemoveAll(d); err != nil {
-			e.T.Logf("harness cleanup: removing %s: %v", d, err)
+			e.logf("harness cleanup: removing %s: %v", d, err)
 		}
 	}
 	if hadNetworks {
@@ -159,14 +166,14 @@ func (e *Env) killLeftovers(ids []string) {
 			return
 		}
 		if round == 0 {
-			e.T.Logf("harness cleanup: killing leftover processes %v", pids)
+			e.logf("harness cleanup: killing leftover processes %v", pids)
 		}
 		for _, pid := range pids {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	e.T.Logf("harness cleanup: processes still alive: %v", e.leftoverPIDs(ids))
+	e.logf("harness cleanup: processes still alive: %v", e.leftoverPIDs(ids))
 }
 
 // listProcs maps every live (non-zombie) PID to its parent PID.

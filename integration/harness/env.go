@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -40,10 +41,41 @@ type Env struct {
 	RunRoot string        // --runroot (BERTH_RUNROOT), short so that socket paths fit
 	Timeout time.Duration // per command; DefaultTimeout when zero
 
-	mu    sync.Mutex
-	env   map[string]string
-	procs []*Proc
-	ptys  []*PTYProc
+	mu        sync.Mutex
+	env       map[string]string
+	procs     []*Proc
+	ptys      []*PTYProc
+	once      sync.Once   // cleanup runs once: at the test's end or in an emergency
+	emergency atomic.Bool // cleaning up from outside the test: log to stderr, not to T
+}
+
+var (
+	liveMu   sync.Mutex
+	liveEnvs = map[*Env]bool{} // Envs not cleaned up yet, for CleanupAll
+)
+
+// logf logs to the test, or to stderr when the cleanup runs outside it.
+func (e *Env) logf(format string, args ...any) {
+	if e.emergency.Load() {
+		fmt.Fprintf(os.Stderr, format+"\n", args...)
+		return
+	}
+	e.T.Logf(format, args...)
+}
+
+// CleanupAll cleans up every Env whose test has not ended yet (harness.Main calls it when the
+// test binary is interrupted or about to time out, since then no test cleanup would run).
+func CleanupAll() {
+	liveMu.Lock()
+	var envs []*Env
+	for e := range liveEnvs {
+		envs = append(envs, e)
+	}
+	liveMu.Unlock()
+	for _, e := range envs {
+		e.emergency.Store(true)
+		e.cleanup()
+	}
 }
 
 // RequireRoot skips the test unless it runs as root.
@@ -100,6 +132,9 @@ func New(tb testing.TB) *Env {
 		tb.Fatalf("harness: %v", err)
 	}
 	e := &Env{T: tb, Binary: bin, Root: root, RunRoot: runroot, env: map[string]string{}}
+	liveMu.Lock()
+	liveEnvs[e] = true
+	liveMu.Unlock()
 	tb.Cleanup(e.cleanup)
 	return e
 }
