@@ -16,6 +16,7 @@ import (
 // where allowed.
 type memBytesFlag int64
 
+// String implements pflag.Value.
 func (m *memBytesFlag) String() string {
 	if *m == 0 {
 		return ""
@@ -23,6 +24,7 @@ func (m *memBytesFlag) String() string {
 	return units.BytesSize(float64(*m))
 }
 
+// Set implements pflag.Value.
 func (m *memBytesFlag) Set(v string) error {
 	if v == "-1" {
 		*m = -1
@@ -33,11 +35,13 @@ func (m *memBytesFlag) Set(v string) error {
 	return err
 }
 
+// Type implements pflag.Value.
 func (m *memBytesFlag) Type() string { return "bytes" }
 
 // nanoCPUsFlag is --cpus: a decimal number of CPUs, kept in billionths (docker/cli's NanoCPUs).
 type nanoCPUsFlag int64
 
+// String implements pflag.Value.
 func (c *nanoCPUsFlag) String() string {
 	if *c == 0 {
 		return ""
@@ -45,6 +49,7 @@ func (c *nanoCPUsFlag) String() string {
 	return big.NewRat(int64(*c), 1e9).FloatString(3)
 }
 
+// Set implements pflag.Value.
 func (c *nanoCPUsFlag) Set(v string) error {
 	r, ok := new(big.Rat).SetString(v)
 	if !ok {
@@ -58,6 +63,7 @@ func (c *nanoCPUsFlag) Set(v string) error {
 	return nil
 }
 
+// Type implements pflag.Value.
 func (c *nanoCPUsFlag) Type() string { return "decimal" }
 
 type updateOptions struct {
