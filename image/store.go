@@ -354,7 +354,7 @@ type commitSpec struct {
 // commit records an image whose config, layers and blobs are stored, and moves tags to it. It
 // checks under the lock that every layer and the config are present (a concurrent rmi may have
 // removed a shared layer since it was applied) and returns errLayerGone when one is not.
-// It reports whether tags[0] already pointed at the same image.
+// It reports whether the first tag (or, without tags, the first digest) already named the image.
 func (s *Store) commit(c commitSpec) (upToDate bool, err error) {
 	err = s.update(func(ix *index) error {
 		cfg, err := v1.NewHash(c.ID)
@@ -376,10 +376,13 @@ func (s *Store) commit(c commitSpec) (upToDate bool, err error) {
 			}
 			size += layer.Size
 		}
-		if len(c.Tags) > 0 {
-			if r := ix.byRef(c.Tags[0]); r != nil && r.ID == c.ID {
-				upToDate = true
-			}
+		switch {
+		case len(c.Tags) > 0:
+			r := ix.byRef(c.Tags[0])
+			upToDate = r != nil && r.ID == c.ID
+		case len(c.Digests) > 0:
+			r := ix.byRef(c.Digests[0])
+			upToDate = r != nil && r.ID == c.ID
 		}
 		now := time.Now().UTC()
 		r := ix.byID(c.ID)

@@ -52,7 +52,8 @@ func TestImagePullOutput(t *testing.T) {
 	}
 	digest := regexp.MustCompile(`Digest: (\S+)`).FindStringSubmatch(env.MustRun("pull", ref))[1]
 	out = env.MustRun("pull", ref+"@"+digest)
-	if !strings.HasSuffix(out, ref+"@"+digest+"\n") || !strings.Contains(out, digest+": Pulling from busybox") {
+	if !strings.HasSuffix(out, ref+"@"+digest+"\n") || !strings.Contains(out, digest+": Pulling from busybox") ||
+		!strings.Contains(out, "Status: Image is up to date for "+ref+"@"+digest) {
 		t.Errorf("pull by digest:\n%s", out)
 	}
 	if ids := imageIDs(t, env); len(ids) != 1 {
