@@ -480,3 +480,42 @@ func TestPush(t *testing.T) {
 		t.Errorf("push of an absent tag: %v", err)
 	}
 }
+
+func TestFindInIndex(t *testing.T) {
+	t.Parallel()
+	a := &record{ID: "sha256:abc1" + strings.Repeat("0", 60), RepoTags: []string{"busybox:latest", "abc:latest"}}
+	b := &record{ID: "sha256:abc2" + strings.Repeat("0", 60), RepoDigests: []string{"app@sha256:" + strings.Repeat("d", 64)}}
+	ix := &index{Images: []*record{a, b}}
+	cases := []struct {
+		ref  string
+		want *record
+		err  string
+	}{
+		{"busybox", a, ""},
+		{"docker.io/library/busybox:latest", a, ""},
+		{"abc", a, ""}, // a name wins over an ID prefix
+		{"abc2", b, ""},
+		{"sha256:abc2", b, ""},
+		{strings.TrimPrefix(b.ID, "sha256:"), b, ""},
+		{b.ID, b, ""},
+		{"app@sha256:" + strings.Repeat("d", 64), b, ""},
+		{"ab", nil, "multiple IDs found with provided prefix: ab"},
+		{"sha256:ab", nil, "multiple IDs found with provided prefix: sha256:ab"},
+		{"busybox:1", nil, "No such image: busybox:1"},
+		{"abc3", nil, "No such image: abc3"},
+		{"", nil, "No such image: "},
+		{"Not A Ref", nil, "No such image: Not A Ref"},
+	}
+	for _, c := range cases {
+		got, err := ix.find(c.ref)
+		if c.err != "" {
+			if err == nil || err.Error() != c.err {
+				t.Errorf("find(%q) = %v, want error %q", c.ref, err, c.err)
+			}
+			continue
+		}
+		if err != nil || got != c.want {
+			t.Errorf("find(%q) = %v, %v", c.ref, got, err)
+		}
+	}
+}
