@@ -16,7 +16,7 @@ import (
 // newContainerPruneCommand is `container prune [-f] [--filter until=|label=]`.
 func newContainerPruneCommand(cli *CLI) *cobra.Command {
 	var force bool
-	var filterArgs []string
+	var filterArgs filterFlag
 	cmd := &cobra.Command{
 		Use:   "prune [OPTIONS]",
 		Short: "Remove all stopped containers",
@@ -54,6 +54,6 @@ func newContainerPruneCommand(cli *CLI) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "Do not prompt for confirmation")
-	cmd.Flags().StringArrayVar(&filterArgs, "filter", nil, `Provide filter values (e.g. "until=<timestamp>")`)
+	cmd.Flags().Var(&filterArgs, "filter", `Provide filter values (e.g. "until=<timestamp>")`)
 	return cmd
 }

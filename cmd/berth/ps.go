@@ -27,9 +27,28 @@ type psOptions struct {
 	latest  bool
 	size    bool
 	noTrunc bool
-	filters []string
+	filters filterFlag
 	format  string
 }
+
+// filterFlag is a repeatable --filter key=value flag; a value without "=" is a flag error, as
+// docker/cli's FilterOpt makes it.
+type filterFlag []string
+
+// String implements pflag.Value.
+func (f *filterFlag) String() string { return strings.Join(*f, ",") }
+
+// Set implements pflag.Value.
+func (f *filterFlag) Set(v string) error {
+	if !strings.Contains(v, "=") {
+		return errors.New("bad format of filter (expected name=value)")
+	}
+	*f = append(*f, v)
+	return nil
+}
+
+// Type implements pflag.Value.
+func (f *filterFlag) Type() string { return "filter" }
 
 // newPsCommand is `ps` (and `container ls`, `container list`, `container ps`).
 func newPsCommand(cli *CLI, use string, aliases ...string) *cobra.Command {
@@ -50,7 +69,7 @@ func newPsCommand(cli *CLI, use string, aliases ...string) *cobra.Command {
 	f.BoolVarP(&o.latest, "latest", "l", false, "Show the latest created container (includes all states)")
 	f.BoolVarP(&o.size, "size", "s", false, "Display total file sizes")
 	f.BoolVar(&o.noTrunc, "no-trunc", false, "Don't truncate output")
-	f.StringArrayVarP(&o.filters, "filter", "f", nil, "Filter output based on conditions provided")
+	f.VarP(&o.filters, "filter", "f", "Filter output based on conditions provided")
 	f.StringVar(&o.format, "format", "", "Format output using a custom template:\n'table':            Print output in table format with column headers (default)\n'table TEMPLATE':   Print output in table format using the given Go template\n'json':             Print in JSON format\n'TEMPLATE':         Print output using the given Go template")
 	return cmd
 }
