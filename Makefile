@@ -13,10 +13,6 @@ TAGS       := seccomp netgo osusergo
 VERSION    ?= 0.1.0-dev$(shell c=$$(git rev-parse --short HEAD 2>/dev/null) && echo "+$$c")
 LDFLAGS    := -s -w -extldflags -static -X main.Version=$(VERSION)
 
-# Debian packages that building, testing and the demo need.
-DEPS := gcc make libc6-dev libseccomp-dev busybox-static docker-registry nftables iproute2 \
-        ca-certificates pkg-config git tmux
-
 INTEGRATION_TIMEOUT ?= 30m
 TESTFLAGS ?=
 
@@ -54,15 +50,9 @@ demo: deps build
 bench: build
 	BERTH=$(CURDIR)/$(BIN) ./scripts/bench.sh
 
-## deps: apt-get install the packages above that are missing
+## deps: apt-get install whichever of the packages that build, tests and demo need is missing
 deps:
-	@missing=""; for p in $(DEPS); do \
-		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-		echo "installing:$$missing"; \
-		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
-	fi
+	@./scripts/deps.sh
 
 clean:
 	rm -rf bin
