@@ -62,6 +62,7 @@ func (s *Store) Load(ctx context.Context, r io.Reader) (*LoadResult, error) {
 	}
 	defer f.Close()
 	a := &archive{f: f, files: map[string]archiveFile{}}
+	links := map[string]string{}
 	tr := tar.NewReader(f)
 	for {
 		hdr, err := tr.Next()
@@ -71,6 +72,15 @@ func (s *Store) Load(ctx context.Context, r io.Reader) (*LoadResult, error) {
 		if err != nil {
 			return nil, errdefs.Invalid(fmt.Sprintf("invalid archive: %v", err))
 		}
+		if hdr.Typeflag == tar.TypeSymlink || hdr.Typeflag == tar.TypeLink {
+			// `docker save` before Docker 25 links a layer shared by two images.
+			target := hdr.Linkname
+			if hdr.Typeflag == tar.TypeSymlink {
+				target = path.Join(path.Dir(hdr.Name), target)
+			}
+			links[path.Clean(strings.TrimPrefix(hdr.Name, "./"))] = path.Clean(strings.TrimPrefix(target, "./"))
+			continue
+		}
 		if hdr.Typeflag != tar.TypeReg {
 			continue
 		}
@@ -79,6 +89,16 @@ func (s *Store) Load(ctx context.Context, r io.Reader) (*LoadResult, error) {
 			return nil, err
 		}
 		a.files[path.Clean(strings.TrimPrefix(hdr.Name, "./"))] = archiveFile{off: off, size: hdr.Size}
+	}
+	for name, target := range links {
+		for i := 0; i < 8; i++ { // links to links, a few deep
+			if next, ok := links[target]; ok {
+				target = next
+			}
+		}
+		if e, ok := a.files[target]; ok {
+			a.files[name] = e
+		}
 	}
 	if _, ok := a.files["manifest.json"]; ok {
 		return s.loadDocker(ctx, a)

@@ -1,6 +1,7 @@
 package image
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"errors"
@@ -517,5 +518,48 @@ func TestFindInIndex(t *testing.T) {
 		if err != nil || got != c.want {
 			t.Errorf("find(%q) = %v, %v", c.ref, got, err)
 		}
+	}
+}
+
+// TestLoadLegacyArchive loads a pre-Docker-25 archive whose second image links the shared layer.
+func TestLoadLegacyArchive(t *testing.T) {
+	t.Parallel()
+	host := testRegistry(t, nil)
+	push(t, host+"/a:v1", randomImage(t, 1))
+	src := newStore(t)
+	img, _ := pull(t, src, host+"/a:v1")
+	rc, err := src.storage.OpenBlob(img.Layers[0].Blob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	layer, _ := io.ReadAll(rc)
+	rc.Close()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	add := func(h *tar.Header, data []byte) {
+		h.Size = int64(len(data))
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write(data)
+	}
+	hex := strings.TrimPrefix(img.ID, "sha256:")
+	add(&tar.Header{Name: hex + ".json", Mode: 0o644, Typeflag: tar.TypeReg}, img.RawConfig)
+	add(&tar.Header{Name: "one/layer.tar", Mode: 0o644, Typeflag: tar.TypeReg}, layer)
+	add(&tar.Header{Name: "two/layer.tar", Linkname: "../one/layer.tar", Typeflag: tar.TypeSymlink}, nil)
+	manifest := `[{"Config":"` + hex + `.json","RepoTags":["x:1"],"Layers":["one/layer.tar"]},` +
+		`{"Config":"` + hex + `.json","RepoTags":["docker.io/library/y:2"],"Layers":["two/layer.tar"]}]`
+	add(&tar.Header{Name: "manifest.json", Mode: 0o644, Typeflag: tar.TypeReg}, []byte(manifest))
+	tw.Close()
+	dst := newStore(t)
+	res, err := dst.Load(context.Background(), &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(res.Tags, ",") != "x:1,y:2" {
+		t.Errorf("loaded tags %v", res.Tags)
+	}
+	if got, err := dst.Resolve("y:2"); err != nil || got.ID != img.ID {
+		t.Errorf("y:2 = %v, %v", got, err)
 	}
 }
