@@ -68,7 +68,7 @@ show run --rm "$IMAGE" sh -c 'echo "I am $(id -un) in $(hostname), pid $$; / has
 
 bold "A web server on port $PORT"
 "$BERTH" rm -f "$NAME" >/dev/null 2>&1 || true
-if show run -d --name "$NAME" -p "$PORT:80" "$IMAGE" httpd -f -p 80 -h /var/www; then
+if show run -d --name "$NAME" -p "$PORT:80" "$IMAGE" httpd -f -v -p 80 -h /var/www; then
 	show ps || echo "(ps is not available yet)"
 	echo "\$ curl http://127.0.0.1:$PORT/"
 	ok=
