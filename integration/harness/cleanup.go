@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/berth-project/berth/internal/lock"
 	"github.com/berth-project/berth/network"
 	"golang.org/x/sys/unix"
 )
@@ -23,6 +24,10 @@ func (e *Env) cleanup() {
 	delete(liveEnvs, e)
 	liveMu.Unlock()
 }
+
+// subnetLockPath is the lock berth's network package holds while it creates bridges and
+// collects orphaned ones (network/attach.go).
+const subnetLockPath = "/run/lock/berth-subnets.lock"
 
 func (e *Env) doCleanup() {
 	e.mu.Lock()
@@ -66,7 +71,14 @@ func (e *Env) doCleanup() {
 	if hadNetworks {
 		// The bridges (and their nftables rules) of this root's networks, now that the root is
 		// gone: berth tags each bridge with its store, and collects those of vanished stores.
-		network.CollectOrphanBridges()
+		// Under the lock berth's own collectors hold, so that a bridge another test is
+		// creating (before its store records it) is not taken for an orphan.
+		if l, err := lock.Acquire(subnetLockPath); err == nil {
+			network.CollectOrphanBridges()
+			l.Release()
+		} else {
+			e.logf("harness cleanup: %v", err)
+		}
 	}
 }
 
