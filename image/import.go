@@ -107,7 +107,7 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (*I
 	if tag != "" {
 		spec.Tags = []string{tag}
 	}
-	if _, err := s.commit(spec); err != nil {
+	if _, err := s.commit(&spec); err != nil {
 		return nil, fmt.Errorf("import: %w", err)
 	}
 	return s.Resolve(spec.ID)

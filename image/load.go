@@ -23,6 +23,8 @@ import (
 type LoadResult struct {
 	Tags []string
 	IDs  []string
+	// Moved are tags that pointed at another image before the load.
+	Moved []MovedTag
 }
 
 // archiveFile is a regular file inside the spooled archive.
@@ -146,7 +148,7 @@ func (s *Store) loadDocker(ctx context.Context, a *archive) (*LoadResult, error)
 				return rc, nil
 			})
 		}
-		id, err := s.storeLoaded(ctx, raw, opens, nil, tags)
+		id, err := s.storeLoaded(ctx, res, raw, opens, nil, tags)
 		if err != nil {
 			return nil, err
 		}
@@ -160,7 +162,7 @@ func (s *Store) loadDocker(ctx context.Context, a *archive) (*LoadResult, error)
 
 // storeLoaded stores one image from an archive. Without blobs, each layer is stored
 // uncompressed (blob = diff ID); with blobs (OCI layouts) as the archive holds it.
-func (s *Store) storeLoaded(ctx context.Context, raw []byte, opens []func(context.Context) (io.ReadCloser, error), blobs []v1.Descriptor, tags []string) (string, error) {
+func (s *Store) storeLoaded(ctx context.Context, res *LoadResult, raw []byte, opens []func(context.Context) (io.ReadCloser, error), blobs []v1.Descriptor, tags []string) (string, error) {
 	cfgDigest, _, err := v1.SHA256(bytes.NewReader(raw))
 	if err != nil {
 		return "", err
@@ -196,12 +198,13 @@ func (s *Store) storeLoaded(ctx context.Context, raw []byte, opens []func(contex
 		return "", fmt.Errorf("load: %w", err)
 	}
 	spec := commitSpec{ID: cfgDigest.String(), Layers: records, Tags: tags}
-	if _, err := s.commit(spec); err != nil {
+	if _, err := s.commit(&spec); err != nil {
 		if errors.Is(err, errLayerGone) {
-			return s.storeLoaded(ctx, raw, opens, blobs, tags)
+			return s.storeLoaded(ctx, res, raw, opens, blobs, tags)
 		}
 		return "", err
 	}
+	res.Moved = append(res.Moved, spec.moved...)
 	return spec.ID, nil
 }
 
@@ -262,7 +265,7 @@ func (s *Store) loadOCI(ctx context.Context, a *archive) (*LoadResult, error) {
 		if tag != "" {
 			tags = []string{tag}
 		}
-		id, err := s.storeLoaded(ctx, cfgRaw, opens, m.Layers, tags)
+		id, err := s.storeLoaded(ctx, res, cfgRaw, opens, m.Layers, tags)
 		if err != nil {
 			return nil, err
 		}

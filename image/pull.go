@@ -195,7 +195,7 @@ func (s *Store) pull(ctx context.Context, ref string, opts PullOptions) (*Image,
 	if t, ok := r.(name.Tag); ok {
 		spec.Tags = []string{familiar(t)}
 	}
-	upToDate, err := s.commit(spec)
+	upToDate, err := s.commit(&spec)
 	if err != nil {
 		return nil, fmt.Errorf("pull %s: %w", fam, err)
 	}

@@ -349,13 +349,21 @@ type commitSpec struct {
 	Comment  string
 	Tags     []string // familiar tag references to point at the image
 	Digests  []string // familiar digest references
+	// moved collects the tags taken from another image (filled by commit).
+	moved []MovedTag
+}
+
+// MovedTag is a tag that moved to a new image, taken from the image OldID.
+type MovedTag struct {
+	Tag   string
+	OldID string
 }
 
 // commit records an image whose config, layers and blobs are stored, and moves tags to it. It
 // checks under the lock that every layer and the config are present (a concurrent rmi may have
 // removed a shared layer since it was applied) and returns errLayerGone when one is not.
 // It reports whether the first tag (or, without tags, the first digest) already named the image.
-func (s *Store) commit(c commitSpec) (upToDate bool, err error) {
+func (s *Store) commit(c *commitSpec) (upToDate bool, err error) {
 	err = s.update(func(ix *index) error {
 		cfg, err := v1.NewHash(c.ID)
 		if err != nil {
@@ -395,6 +403,9 @@ func (s *Store) commit(c commitSpec) (upToDate bool, err error) {
 		}
 		r.Size = size
 		for _, t := range c.Tags {
+			if o := ix.byRef(t); o != nil && o != r && contains(o.RepoTags, t) {
+				c.moved = append(c.moved, MovedTag{Tag: t, OldID: o.ID})
+			}
 			ix.setTag(r, t, now)
 		}
 		for _, d := range c.Digests {

@@ -129,6 +129,13 @@ func TestImageLoadForeignArchives(t *testing.T) {
 	if got := strings.TrimSpace(env.MustRun("image", "inspect", "-f", "{{.Config.User}}", "layered")); got != "app" {
 		t.Errorf("loaded layered config user %q", got)
 	}
+	// Loading again after busybox:latest moved elsewhere moves it back, as Docker reports.
+	layeredID := strings.TrimSpace(env.MustRun("images", "-q", "--no-trunc", "layered"))
+	env.MustRun("tag", "layered", "busybox")
+	out = env.MustRun("load", "-i", dockerArchive)
+	if !strings.Contains(out, "The image busybox:latest already exists, renaming the old one with ID "+layeredID+" to empty string\n") {
+		t.Errorf("reload after retag:\n%s", out)
+	}
 
 	// OCI layout: a directory written by go-containerregistry, tarred.
 	lp, err := layout.Write(filepath.Join(dir, "oci"), empty.Index)

@@ -43,6 +43,9 @@ func newLoadCommand(cli *CLI) *cobra.Command {
 			if err != nil {
 				return imageError(cli, err)
 			}
+			for _, m := range res.Moved {
+				fmt.Fprintf(cli.Out, "The image %s already exists, renaming the old one with ID %s to empty string\n", m.Tag, m.OldID)
+			}
 			for _, t := range res.Tags {
 				fmt.Fprintln(cli.Out, "Loaded image: "+t)
 			}
