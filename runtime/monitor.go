@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/berth-project/berth/internal/trace"
 	"github.com/berth-project/berth/storage"
 	"github.com/docker/docker/api/types/container"
 	_ "github.com/opencontainers/cgroups/devices" // lets libcontainer's cgroup managers set device rules
@@ -54,6 +55,7 @@ type monitor struct {
 
 // MonitorMain is the entry point of a monitor process (see MonitorArg). It returns the exit code.
 func MonitorMain(args []string) int {
+	trace.Mark("monitor main")
 	debug.SetGCPercent(25)
 	rt.GOMAXPROCS(1)
 	if len(args) < 3 {
@@ -273,7 +275,9 @@ func (m *monitor) start(st *State, hello attachHello) (int, error) {
 			m.hub.mu.Unlock()
 		}
 	}
+	trace.Mark("libcontainer run")
 	runErr := lc.Run(p)
+	trace.Mark("process runs")
 	for _, f := range closeAfter {
 		f.Close()
 	}
@@ -362,8 +366,8 @@ func (m *monitor) cleanup(st *State) {
 // memory.events).
 func oomKilled(id string) bool {
 	for _, p := range []string{
-		"/sys/fs/cgroup/memory/berth/" + id + "/memory.oom_control",
-		"/sys/fs/cgroup/berth/" + id + "/memory.events",
+		"/sys/fs/cgroup/memory" + cgroupRel(id) + "/memory.oom_control",
+		"/sys/fs/cgroup" + cgroupRel(id) + "/memory.events",
 	} {
 		data, err := os.ReadFile(p)
 		if err != nil {
@@ -386,6 +390,7 @@ func (m *monitor) loop() {
 	notified := false
 	for {
 		ps, _ := m.proc.Wait()
+		trace.Mark("exit seen")
 		code := exitCode(ps)
 		finished := time.Now().UTC()
 		oom := oomKilled(m.id)
@@ -428,6 +433,7 @@ func (m *monitor) loop() {
 			m.r.SaveState(m.id, st)
 			l.Release()
 			m.autoRemove()
+			trace.Mark("removed")
 			m.hub.finish(code)
 			return
 		}

@@ -142,11 +142,12 @@ func (r *Runtime) releaseLeftovers(rec *Record, st *State) {
 	unmountRootfs(r.Layout, rec.ID)
 }
 
-// removeCgroup removes /berth/<id> in every mounted cgroup hierarchy (v1 controllers and v2).
+// removeCgroup removes the container's cgroup (cgroupRel) in every mounted cgroup hierarchy (v1 controllers and v2).
 func removeCgroup(id string) {
-	roots, _ := filepath.Glob("/sys/fs/cgroup/*/berth/" + id)
-	if fi, err := os.Stat("/sys/fs/cgroup/berth/" + id); err == nil && fi.IsDir() {
-		roots = append(roots, "/sys/fs/cgroup/berth/"+id)
+	rel := cgroupRel(id)
+	roots, _ := filepath.Glob("/sys/fs/cgroup/*" + rel)
+	if fi, err := os.Stat("/sys/fs/cgroup" + rel); err == nil && fi.IsDir() {
+		roots = append(roots, "/sys/fs/cgroup"+rel)
 	}
 	for _, d := range roots {
 		if err := os.Remove(d); err != nil && !errors.Is(err, os.ErrNotExist) {

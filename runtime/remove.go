@@ -202,9 +202,9 @@ func destroyLibcontainer(l Layout, id string) {
 
 // thaw unfreezes the container's cgroup (v1 freezer or v2 cgroup.freeze) so that a kill can land.
 func thaw(id string) {
-	os.WriteFile("/sys/fs/cgroup/freezer/berth/"+id+"/freezer.state", []byte("THAWED"), 0o644)
-	os.WriteFile("/sys/fs/cgroup/berth/"+id+"/cgroup.freeze", []byte("0"), 0o644)
-	os.WriteFile("/sys/fs/cgroup/unified/berth/"+id+"/cgroup.freeze", []byte("0"), 0o644)
+	os.WriteFile("/sys/fs/cgroup/freezer"+cgroupRel(id)+"/freezer.state", []byte("THAWED"), 0o644)
+	os.WriteFile("/sys/fs/cgroup"+cgroupRel(id)+"/cgroup.freeze", []byte("0"), 0o644)
+	os.WriteFile("/sys/fs/cgroup/unified"+cgroupRel(id)+"/cgroup.freeze", []byte("0"), 0o644)
 }
 
 // isMountpoint tells whether dir is mounted on (its device differs from its parent's).

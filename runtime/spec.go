@@ -189,7 +189,7 @@ func buildSpec(rec *Record, in specInput) (*specs.Spec, error) {
 		Domainname: cfg.Domainname,
 		Mounts:     defaultMounts(hc),
 		Linux: &specs.Linux{
-			CgroupsPath: "/berth/" + rec.ID,
+			CgroupsPath: cgroupsPath(rec.ID),
 			Resources:   &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}},
 			Namespaces: []specs.LinuxNamespace{
 				{Type: specs.PIDNamespace}, {Type: specs.IPCNamespace}, {Type: specs.UTSNamespace},
@@ -559,7 +559,7 @@ func ValidateSecurityOpts(opts []string) error {
 func toLibcontainer(id string, spec *specs.Spec, hc *container.HostConfig, extra []*configs.Mount) (*configs.Config, error) {
 	lc, err := specconv.CreateLibcontainerConfig(&specconv.CreateOpts{
 		CgroupName:       id,
-		UseSystemdCgroup: false,
+		UseSystemdCgroup: systemdDriver(),
 		Spec:             spec,
 	})
 	if err != nil {

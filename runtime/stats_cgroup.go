@@ -152,7 +152,7 @@ func containerCgroup(pid int, id string) (cgroupReader, error) {
 // controller is mounted, else the v1 controllers. paths are the process's cgroups; a missing
 // or root entry falls back to "/berth/<id>".
 func cgroupFor(mounts cgroupMounts, paths map[string]string, id string) (cgroupReader, error) {
-	def := "/berth/" + id
+	def := cgroupRel(id)
 	pathFor := func(ctrl string) string {
 		if p, ok := paths[ctrl]; ok && p != "/" {
 			return p

@@ -240,9 +240,7 @@ func systemInfo(cli *CLI) (*system.Info, error) {
 		info.CgroupVersion = "2"
 		info.SecurityOptions = append(info.SecurityOptions, "name=cgroupns")
 	}
-	if comm, err := os.ReadFile("/proc/1/comm"); err == nil && strings.TrimSpace(string(comm)) == "systemd" {
-		info.CgroupDriver = "systemd"
-	}
+	info.CgroupDriver = runtime.CgroupDriver()
 	var u unix.Utsname
 	if unix.Uname(&u) == nil {
 		info.Architecture = unix.ByteSliceToString(u.Machine[:])

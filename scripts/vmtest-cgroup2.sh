@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Runs inside ../shared/vmtest's guest (systemd as PID 1, pure cgroup v2) as root, with berth and a
+# busybox docker-archive in /mnt/share. Proves the cgroup v2 and systemd paths: see
+# scripts/vmtest.sh, which stages the files and boots the guest.
+set -u
+fail=0
+check() { local what=$1; shift; if "$@"; then echo "OK   $what"; else echo "FAIL $what"; fail=1; fi; }
+install -m755 /mnt/share/berth /usr/local/bin/berth
+export BERTH_ROOT=/var/lib/berth BERTH_RUNROOT=/run/berth
+echo "cgroup fs: $(stat -fc %T /sys/fs/cgroup)  pid1: $(cat /proc/1/comm)"
+berth load -i /mnt/share/busybox.tar
+berth info | grep -E 'Cgroup (Version|Driver)'
+check "info says cgroup v2" sh -c 'berth info | grep -q "Cgroup Version: 2"'
+check "info says systemd driver" sh -c 'berth info | grep -q "Cgroup Driver: systemd"'
+check "run --rm true" berth run --rm --network none busybox true
+out=$(berth run --rm --network none busybox sh -c 'exit 3'); rc=$?
+check "exit code 3 comes back" test "$rc" = 3
+id=$(berth run -d --name v2 -m 64m --pids-limit 50 --cpus 0.5 --network none busybox sleep 1000)
+check "run -d" test -n "$id"
+cg=$(berth inspect -f '{{.State.Pid}}' v2 | xargs -I{} cat /proc/{}/cgroup)
+echo "container cgroup: $cg"
+path=/sys/fs/cgroup${cg#0::}
+check "memory.max = 64m" test "$(cat $path/memory.max)" = 67108864
+check "pids.max = 50" test "$(cat $path/pids.max)" = 50
+check "cpu.max = 50000 100000" test "$(cat $path/cpu.max)" = "50000 100000"
+check "unit known to systemd" sh -c "systemctl status berth-$id.scope >/dev/null 2>&1 || systemctl list-units --all | grep -q $id"
+berth stats --no-stream v2 && check "stats reads v2" sh -c "berth stats --no-stream --format '{{.MemUsage}}' v2 | grep -q MiB"
+check "top" sh -c 'berth top v2 | grep -q sleep'
+check "pause" berth pause v2
+check "freezer says frozen" grep -q 'frozen 1' $path/cgroup.events
+check "unpause" berth unpause v2
+check "update memory" berth update -m 128m v2
+check "memory.max = 128m" test "$(cat $path/memory.max)" = 134217728
+check "exec" berth exec v2 true
+out=$(berth run --rm -m 16m --network none busybox sh -c 'x=a; while :; do x=$x$x; done' 2>&1); rc=$?
+check "OOM kill gives 137" test "$rc" = 137
+check "rm -f" berth rm -f v2
+check "cgroup removed" test ! -d "$path"
+check "bridge run" berth run --rm busybox true
+echo "systemd unit (ExecStart=berth run ...):"
+systemd-run --unit berth-unit-test --wait -p Type=exec /usr/local/bin/berth run --rm --network none busybox sh -c 'echo from-unit' ; rc=$?
+check "berth run under a systemd unit" test "$rc" = 0
+check "no leftover mounts" sh -c '! grep -q /var/lib/berth /proc/self/mountinfo'
+exit $fail
