@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/berth-project/berth/internal/errdefs"
 	"github.com/spf13/cobra"
@@ -52,6 +53,17 @@ func envOr(name, def string) string {
 
 // newRootCommand builds the whole command tree.
 func newRootCommand(cli *CLI) *cobra.Command {
+	root := newBareRoot(cli)
+	addSystemCommands(root, cli)
+	addImageCommands(root, cli)
+	addContainerCommands(root, cli)
+	addNetworkCommands(root, cli)
+	addVolumeCommands(root, cli)
+	return root
+}
+
+// newBareRoot builds the root command with the global flags and no subcommands.
+func newBareRoot(cli *CLI) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "berth [OPTIONS] COMMAND [ARG...]",
 		Short:         "A daemonless, Docker-compatible container runtime",
@@ -72,19 +84,61 @@ func newRootCommand(cli *CLI) *cobra.Command {
 	root.SetIn(cli.In)
 	root.SetOut(cli.Out)
 	root.SetErr(cli.Err)
-
-	addSystemCommands(root, cli)
-	addImageCommands(root, cli)
-	addContainerCommands(root, cli)
-	addNetworkCommands(root, cli)
-	addVolumeCommands(root, cli)
 	return root
+}
+
+// hotCommands are the top-level commands that scripts run most often. Building the whole tree
+// (every command's flags) costs a few milliseconds on each invocation, so for these berth builds
+// the root with only the command that runs; help, completion and anything else get the full tree.
+var hotCommands = map[string]func(*CLI) *cobra.Command{
+	"run":     newRunCommand,
+	"create":  newCreateCommand,
+	"start":   newStartCommand,
+	"stop":    newStopCommand,
+	"kill":    newKillCommand,
+	"wait":    newWaitCommand,
+	"exec":    newExecCommand,
+	"logs":    newLogsCommand,
+	"inspect": newInspectCommand,
+	"version": newVersionCommand,
+	"rm":      func(cli *CLI) *cobra.Command { return newRmCommand(cli, "rm") },
+	"ps":      func(cli *CLI) *cobra.Command { return newPsCommand(cli, "ps") },
+}
+
+// commandFor builds the command tree for args: the root with just the named hot command when
+// args name one, else the whole tree.
+func commandFor(cli *CLI, args []string) *cobra.Command {
+	mk := hotCommands[commandName(args)]
+	if mk == nil {
+		return newRootCommand(cli)
+	}
+	root := newBareRoot(cli)
+	root.AddCommand(mk(cli))
+	return root
+}
+
+// commandName is the first argument that names a command, skipping the global flags and their
+// values; "" when a flag other than the global ones comes first (--help, --version).
+func commandName(args []string) string {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--root" || a == "--runroot" || a == "--log-level":
+			i++
+		case strings.HasPrefix(a, "--root=") || strings.HasPrefix(a, "--runroot=") || strings.HasPrefix(a, "--log-level="):
+		case strings.HasPrefix(a, "-"):
+			return ""
+		default:
+			return a
+		}
+	}
+	return ""
 }
 
 // run executes the CLI with args and returns the process exit code.
 func run(args []string) int {
 	cli := &CLI{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}
-	root := newRootCommand(cli)
+	root := commandFor(cli, args)
 	root.SetArgs(args)
 	err := root.Execute()
 	if err == nil {
