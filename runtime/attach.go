@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/berth-project/berth/internal/errdefs"
+	"github.com/berth-project/berth/internal/trace"
 )
 
 // AttachOptions say which streams an attach client wants and the terminal size it starts with.
@@ -96,6 +97,7 @@ func (a *AttachConn) Stream(stdin io.Reader, stdout, stderr io.Writer, detachKey
 					stderr.Write(p)
 				}
 			case frameExit:
+				trace.Mark("exit code received")
 				code, _ := strconv.Atoi(string(p))
 				if a.monitorExited != nil {
 					select {

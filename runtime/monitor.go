@@ -56,7 +56,12 @@ type monitor struct {
 // MonitorMain is the entry point of a monitor process (see MonitorArg). It returns the exit code.
 func MonitorMain(args []string) int {
 	trace.Mark("monitor main")
-	debug.SetGCPercent(25)
+	// No collection while setting up: starting a container allocates a few megabytes at most,
+	// and each cycle costs more (sweeping, page faults) than it saves. shrinkMonitor collects
+	// once and sets the low percentage for the long wait. GOMAXPROCS=1 comes in the
+	// environment (monitorEnv), so that the runtime starts with one P; the call below only
+	// matters for a monitor started by hand.
+	debug.SetGCPercent(-1)
 	rt.GOMAXPROCS(1)
 	if len(args) < 3 {
 		fmt.Fprintln(os.Stderr, "usage: berth "+MonitorArg+" ROOT RUNROOT ID [attach]")

@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/berth-project/berth/internal/errdefs"
+	"github.com/berth-project/berth/internal/trace"
 )
 
 // StartOptions are start's options.
@@ -84,10 +85,11 @@ func (r *Runtime) Start(id string, opts StartOptions) (*Container, *AttachConn, 
 	cmd := &exec.Cmd{
 		Path:        "/proc/self/exe",
 		Args:        args,
-		Env:         []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
+		Env:         monitorEnv(),
 		ExtraFiles:  []*os.File{syncW},
 		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
 	}
+	trace.Mark("monitor exec")
 	if err := cmd.Start(); err != nil {
 		syncR.Close()
 		syncW.Close()
@@ -121,6 +123,7 @@ func (r *Runtime) Start(id string, opts StartOptions) (*Container, *AttachConn, 
 				return fail(err)
 			}
 		case m.State != nil:
+			trace.Mark("started")
 			if err := r.SaveState(id, m.State); err != nil {
 				cmd.Process.Kill()
 				return fail(err)
@@ -158,4 +161,16 @@ func IsStartError(err error) (int, bool) {
 		return se.Code, true
 	}
 	return 0, false
+}
+
+// monitorEnv is a monitor's whole environment: a standard PATH (the container's processes do
+// not inherit the CLI's), GOMAXPROCS=1 (a monitor mostly waits; libcontainer hands the value on
+// to the container's init, which needs no parallelism either), and BERTH_TRACE when phase
+// tracing is on.
+func monitorEnv() []string {
+	env := []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "GOMAXPROCS=1"}
+	if v := os.Getenv(trace.Env); v != "" {
+		env = append(env, trace.Env+"="+v)
+	}
+	return env
 }

@@ -4,7 +4,9 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"runtime/debug"
 
+	"github.com/berth-project/berth/internal/trace"
 	"github.com/berth-project/berth/runtime"
 	"github.com/opencontainers/runc/libcontainer"
 	_ "github.com/opencontainers/runc/libcontainer/nsenter" // runs before Go for libcontainer's init
@@ -15,6 +17,10 @@ func init() {
 	// environment carries the pipes. Only then is "init" libcontainer's (a user may name a
 	// container "init").
 	if len(os.Args) > 1 && os.Args[1] == "init" && os.Getenv("_LIBCONTAINER_INITPIPE") != "" {
+		runtime.ArmInitParentDeath()
+		// The init lives until it execs the container's process: collecting its garbage
+		// would cost more than the few megabytes it allocates.
+		debug.SetGCPercent(-1)
 		libcontainer.Init()
 	}
 }
@@ -27,5 +33,8 @@ func main() {
 	case filepath.Base(os.Args[0]) == "docker-init" || len(os.Args) > 1 && os.Args[0] == runtime.InitPath:
 		os.Exit(runtime.InitMain(os.Args[1:]))
 	}
-	os.Exit(run(os.Args[1:]))
+	trace.Mark("cli main")
+	code := run(os.Args[1:])
+	trace.Mark("cli exit")
+	os.Exit(code)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/berth-project/berth/internal/errdefs"
+	"github.com/berth-project/berth/internal/trace"
 	"github.com/berth-project/berth/runtime"
 	"github.com/moby/term"
 	"github.com/spf13/cobra"
@@ -50,6 +51,7 @@ func runRun(cli *CLI, cmd *cobra.Command, o *containerOptions, args []string) er
 	if err != nil {
 		return withCode(err, 125)
 	}
+	trace.Mark("record created")
 	rt, err := openContainers(cli)
 	if err != nil {
 		return withCode(err, 125)
