@@ -197,7 +197,7 @@ func (m *monitor) start(st *State, hello attachHello) (int, error) {
 	}
 	ns, err := setupNetwork(l, rec, st)
 	if err != nil {
-		return 125, fmt.Errorf("network: %w", err)
+		return 125, err // Docker's own words ("Bind for 0.0.0.0:3344 failed: port is already allocated")
 	}
 	extra, err := specMounts(l, rec, rootfs)
 	if err != nil {
