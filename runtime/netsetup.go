@@ -27,6 +27,9 @@ type netSetup struct {
 	// RunRoot/netns/<id>; container:NAME joins the other container's). Empty and !Host means a
 	// fresh, empty namespace made by libcontainer (--network none).
 	NsPath string
+	// Env are the --link variables (ALIAS_PORT_80_TCP..., ALIAS_NAME): the container's own
+	// environment comes after them and wins.
+	Env []string
 }
 
 // heldPorts keeps, in the process that published them (the monitor), the sockets that reserve a
@@ -218,7 +221,11 @@ func setupNetwork(l Layout, rec *Record, st *State) (ns netSetup, err error) {
 	if err := writeEtcFiles(l, rec, st); err != nil {
 		return netSetup{}, err
 	}
-	return netSetup{NsPath: nsPath}, nil
+	env, err := linkEnv(l, rec, st, s)
+	if err != nil {
+		return netSetup{}, err
+	}
+	return netSetup{NsPath: nsPath, Env: env}, nil
 }
 
 // joinContainerNetwork shares another running container's network namespace and files.

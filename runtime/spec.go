@@ -161,7 +161,7 @@ func buildSpec(rec *Record, in specInput) (*specs.Spec, error) {
 		// Docker gives non-root users no effective or permitted capabilities.
 		capset.Permitted, capset.Effective = nil, nil
 	}
-	env := containerEnv(rec, tty)
+	env := containerEnv(rec, tty, in.Net.Env...)
 	args := append([]string{rec.Path}, rec.Args...)
 	if hc.Init != nil && *hc.Init {
 		args = append([]string{initPath, "--"}, args...)
@@ -256,12 +256,13 @@ func removeNamespace(list []specs.LinuxNamespace, t specs.LinuxNamespaceType) []
 }
 
 // containerEnv is the process environment as Docker builds it: PATH, HOSTNAME, TERM (with a tty),
-// then the container's env replacing or adding.
-func containerEnv(rec *Record, tty bool) []string {
+// the --link variables, then the container's env replacing or adding.
+func containerEnv(rec *Record, tty bool, linked ...string) []string {
 	base := []string{"PATH=" + defaultPath, "HOSTNAME=" + rec.Config.Hostname}
 	if tty {
 		base = append(base, "TERM=xterm")
 	}
+	base = append(base, linked...)
 	return mergeEnv(base, rec.Config.Env)
 }
 
