@@ -23,7 +23,8 @@ path=/sys/fs/cgroup${cg#0::}
 check "memory.max = 64m" test "$(cat $path/memory.max)" = 67108864
 check "pids.max = 50" test "$(cat $path/pids.max)" = 50
 check "cpu.max = 50000 100000" test "$(cat $path/cpu.max)" = "50000 100000"
-check "unit known to systemd" sh -c "systemctl status berth-$id.scope >/dev/null 2>&1 || systemctl list-units --all | grep -q $id"
+check "cgroup is the scope berth-<id>.scope" sh -c "echo '$cg' | grep -q 'system.slice/berth-$id.scope'"
+check "systemd knows the scope" systemctl is-active --quiet "berth-$id.scope"
 berth stats --no-stream v2 && check "stats reads v2" sh -c "berth stats --no-stream --format '{{.MemUsage}}' v2 | grep -q MiB"
 check "top" sh -c 'berth top v2 | grep -q sleep'
 check "pause" berth pause v2

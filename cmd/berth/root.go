@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/berth-project/berth/internal/errdefs"
+	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
 )
 
@@ -78,6 +79,7 @@ func newBareRoot(cli *CLI) *cobra.Command {
 	root.PersistentFlags().StringVar(&cli.Root, "root", envOr("BERTH_ROOT", "/var/lib/berth"), "Root directory of persistent berth state (env BERTH_ROOT)")
 	root.PersistentFlags().StringVar(&cli.RunRoot, "runroot", envOr("BERTH_RUNROOT", "/run/berth"), "Root directory of runtime state (env BERTH_RUNROOT)")
 	root.PersistentFlags().StringVar(&cli.LogLevel, "log-level", "info", `Set the logging level ("debug"|"info"|"warn"|"error"|"fatal")`)
+	root.PersistentPreRunE = func(*cobra.Command, []string) error { return applyLogLevel(cli.LogLevel) }
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &StatusError{Code: 125, Msg: fmt.Sprintf("%s\nSee '%s --help'.", err, c.CommandPath())}
 	})
@@ -162,4 +164,15 @@ func run(args []string) int {
 		}
 	}
 	return code
+}
+
+// applyLogLevel checks --log-level as Docker does and applies it to the logger that libcontainer
+// reports its warnings through.
+func applyLogLevel(level string) error {
+	lvl, err := logrus.ParseLevel(level)
+	if err != nil {
+		return &StatusError{Code: 125, Msg: fmt.Sprintf("Unable to parse logging level: %s", level)}
+	}
+	logrus.SetLevel(lvl)
+	return nil
 }
