@@ -131,6 +131,20 @@ func (s *Store) ensureDefault(n *Network) (*Network, error) {
 	return out, s.ensureBridge(out)
 }
 
+// EnsureDefaultBridge gives the predefined "bridge" network its subnet, gateway and Linux bridge
+// now, as Docker's daemon makes docker0 when it starts (berth otherwise makes them on first use),
+// and returns the network.
+func (s *Store) EnsureDefaultBridge() (*Network, error) {
+	n, err := s.Get(ModeBridge)
+	if err != nil {
+		return nil, err
+	}
+	if n.Subnet != "" {
+		return n, nil
+	}
+	return s.ensureDefault(n)
+}
+
 // Attach wires a container into a bridge network: IP lease, veth pair, published ports, and the
 // hosts files of the containers that share the network.
 func (s *Store) Attach(req AttachRequest) (ep *Endpoint, err error) {
@@ -389,6 +403,18 @@ func (s *Store) Peers(containerID string) []HostEntry {
 		}
 	}
 	return out
+}
+
+// Links returns a container's --link aliases on the default bridge (alias -> container name).
+func (s *Store) Links(containerID string) map[string]string {
+	n, err := s.Get(ModeBridge)
+	if err != nil {
+		return nil
+	}
+	if me := n.Leases[containerID]; me != nil {
+		return me.Links
+	}
+	return nil
 }
 
 // LinkEntries returns the hosts entries for a container's --link aliases on the default bridge.

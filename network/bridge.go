@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/berth-project/berth/internal/lock"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -230,10 +231,18 @@ func networkIDExists(root, id string) bool {
 }
 
 // CollectOrphanBridges removes the bridges (and their nftables rules) that berth made for stores
-// that no longer exist on disk, and berth's nftables table once no berth bridge is left.
-func CollectOrphanBridges() {
+// that no longer exist on disk, and berth's nftables table once no berth bridge is left. It takes
+// the host-wide subnet lock, which every berth creating a bridge holds until its store records it,
+// so that a bridge being made is never taken for an orphan.
+func CollectOrphanBridges() error {
+	l, err := lock.Acquire(subnetLockPath)
+	if err != nil {
+		return fmt.Errorf("collect orphan bridges: %w", err)
+	}
+	defer l.Release()
 	collectOrphanBridges()
 	removeTableIfUnused()
+	return nil
 }
 
 // removeTableIfUnused deletes berth's nftables table when no bridge of berth exists any more on

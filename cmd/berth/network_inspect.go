@@ -33,6 +33,12 @@ func newNetworkInspectCommand(cli *CLI) *cobra.Command {
 					errs = append(errs, err)
 					continue
 				}
+				if n.IsDefaultBridge() && n.Subnet == "" {
+					// Docker's docker0 exists from the daemon's start: show a subnet at once.
+					if n, err = s.EnsureDefaultBridge(); err != nil {
+						return err
+					}
+				}
 				found = append(found, n.Inspect())
 			}
 			if tmpl == "" {

@@ -11,7 +11,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/berth-project/berth/internal/lock"
 	"github.com/berth-project/berth/network"
 	"golang.org/x/sys/unix"
 )
@@ -24,10 +23,6 @@ func (e *Env) cleanup() {
 	delete(liveEnvs, e)
 	liveMu.Unlock()
 }
-
-// subnetLockPath is the lock berth's network package holds while it creates bridges and
-// collects orphaned ones (network/attach.go).
-const subnetLockPath = "/run/lock/berth-subnets.lock"
 
 func (e *Env) doCleanup() {
 	e.mu.Lock()
@@ -71,12 +66,9 @@ func (e *Env) doCleanup() {
 	if hadNetworks {
 		// The bridges (and their nftables rules) of this root's networks, now that the root is
 		// gone: berth tags each bridge with its store, and collects those of vanished stores.
-		// Under the lock berth's own collectors hold, so that a bridge another test is
+		// CollectOrphanBridges holds berth's subnet lock, so that a bridge another test is
 		// creating (before its store records it) is not taken for an orphan.
-		if l, err := lock.Acquire(subnetLockPath); err == nil {
-			network.CollectOrphanBridges()
-			l.Release()
-		} else {
+		if err := network.CollectOrphanBridges(); err != nil {
 			e.logf("harness cleanup: %v", err)
 		}
 	}
