@@ -45,6 +45,16 @@ func ctrID(t *testing.T, env *harness.Env, name string) string {
 	return ""
 }
 
+// procExited tells whether pid is gone or a zombie (the host's init may reap it late).
+func procExited(pid int) bool {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	i := strings.LastIndexByte(string(data), ')')
+	return i < 0 || i+2 >= len(data) || data[i+2] == 'Z' || data[i+2] == 'X'
+}
+
 // ctrStateFile reads state.json of container id straight from the store.
 func ctrStateFile(t *testing.T, env *harness.Env, id string) map[string]any {
 	t.Helper()
@@ -354,6 +364,10 @@ func TestContainerCrashRecovery(t *testing.T) {
 	}
 	if err := syscallKill(monitor); err != nil {
 		t.Fatal(err)
+	}
+	// The init dies with its monitor (parent-death signal), before any berth command looks.
+	if !harness.Eventually(5*time.Second, func() bool { return procExited(initPid) }) {
+		t.Errorf("the container's process %d outlived its monitor until the next berth command", initPid)
 	}
 	out := env.MustRun("ps", "-a")
 	if !strings.Contains(out, "Exited (255)") {
