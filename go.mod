@@ -59,3 +59,5 @@ require (
 	golang.org/x/term v0.44.0 // indirect
 	gotest.tools/v3 v3.5.2 // indirect
 )
+
+replace github.com/opencontainers/runc => ./third_party/runc

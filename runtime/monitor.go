@@ -224,6 +224,7 @@ func (m *monitor) start(st *State, hello attachHello) (int, error) {
 	if err != nil {
 		return 125, err
 	}
+	precompileSeccomp(l, cfg.Seccomp)
 	destroyLibcontainer(l, m.id)
 	lc, err := libcontainer.Create(l.RuntimeDir(), m.id, cfg)
 	if err != nil {
