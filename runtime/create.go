@@ -156,16 +156,21 @@ func (r *Runtime) Create(opts CreateOptions) (*Container, error) {
 			return fail(fmt.Errorf("create container: %w", err))
 		}
 	}
-	if err := planMounts(r.Layout, rec, imageVolumes); err != nil {
+	// The volume store stays locked until config.json names the new container's volumes.
+	unlockVolumes, err := planMounts(r.Layout, rec, imageVolumes)
+	if err != nil {
 		releaseMounts(r.Layout, rec, true)
 		return fail(fmt.Errorf("create container: %w", err))
 	}
 	st := &State{Status: StatusCreated}
 	if err := r.SaveState(id, st); err != nil {
+		unlockVolumes()
 		releaseMounts(r.Layout, rec, true)
 		return fail(err)
 	}
-	if err := r.SaveRecord(rec); err != nil {
+	err = r.SaveRecord(rec)
+	unlockVolumes()
+	if err != nil {
 		releaseMounts(r.Layout, rec, true)
 		return fail(err)
 	}

@@ -27,10 +27,17 @@ import (
 // same destination, then every Config.Volumes entry (image VOLUMEs, which are merged into
 // rec.Config.Volumes as Docker does, and anonymous -v targets) that nothing else mounts becomes a
 // new anonymous volume. On error, the volumes this call created are removed again.
-func planMounts(l Layout, rec *Record, imageVolumes map[string]struct{}) (err error) {
+//
+// On success the volume store stays locked until the caller calls unlock, which it does once
+// config.json names the volumes: until then a concurrent `volume prune` or `volume rm` would see
+// them unused.
+func planMounts(l Layout, rec *Record, imageVolumes map[string]struct{}) (unlock func(), err error) {
 	store, err := volume.Open(l.Root)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	if err := store.Lock(); err != nil {
+		return nil, err
 	}
 	var created []string
 	defer func() {
@@ -38,9 +45,10 @@ func planMounts(l Layout, rec *Record, imageVolumes map[string]struct{}) (err er
 			for _, name := range created {
 				store.Remove(name, volume.RemoveOptions{Force: true, IgnoreContainer: rec.ID})
 			}
+			store.Unlock()
 		}
 	}()
-	getVolume := func(opts volume.CreateOptions) (*volume.Volume, error) {
+	return store.Unlock, fillMounts(l, rec, imageVolumes, func(opts volume.CreateOptions) (*volume.Volume, error) {
 		v, isNew, err := store.Create(opts)
 		if err != nil {
 			return nil, err
@@ -49,8 +57,11 @@ func planMounts(l Layout, rec *Record, imageVolumes map[string]struct{}) (err er
 			created = append(created, v.Name)
 		}
 		return v, nil
-	}
+	})
+}
 
+// fillMounts is planMounts' work, with getVolume creating (or finding) volumes.
+func fillMounts(l Layout, rec *Record, imageVolumes map[string]struct{}, getVolume func(volume.CreateOptions) (*volume.Volume, error)) error {
 	hc := rec.HostConfig
 	if hc == nil {
 		hc = &container.HostConfig{}

@@ -65,9 +65,11 @@ func TestPlanMounts(t *testing.T) {
 	}
 	// /image-vol is both an image VOLUME and a user mount: the user's wins, no anonymous volume.
 	imageVolumes := map[string]struct{}{"/var/lib/db": {}, "/m-vol": {}}
-	if err := planMounts(l, rec, imageVolumes); err != nil {
+	unlock, err := planMounts(l, rec, imageVolumes)
+	if err != nil {
 		t.Fatal(err)
 	}
+	unlock()
 	if fi, err := os.Stat(hostDir); err != nil || !fi.IsDir() {
 		t.Errorf("-v did not create the missing host folder: %v", err)
 	}
@@ -115,7 +117,7 @@ func TestPlanMounts(t *testing.T) {
 	// --volumes-from takes every mount, ro when asked.
 	rec2 := &Record{ID: strings.Repeat("b", 64), Config: &container.Config{},
 		HostConfig: &container.HostConfig{VolumesFrom: []string{"db:ro"}}}
-	if err := planMounts(l, rec2, nil); err != nil {
+	if err := planAndUnlock(l, rec2, nil); err != nil {
 		t.Fatal(err)
 	}
 	if len(rec2.Mounts) != len(rec.Mounts) {
@@ -163,7 +165,7 @@ func TestPlanMountsErrorsLeaveNothing(t *testing.T) {
 	for _, tt := range tests {
 		l := testLayout(t)
 		rec := &Record{ID: strings.Repeat("c", 64), Config: &container.Config{Volumes: map[string]struct{}{"/x": {}}}, HostConfig: tt.hc}
-		err := planMounts(l, rec, nil)
+		err := planAndUnlock(l, rec, nil)
 		if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 			t.Errorf("planMounts(%+v) = %v, want %q", tt.hc, err, tt.wantErr)
 		}
@@ -202,7 +204,7 @@ func TestSpecMounts(t *testing.T) {
 			Tmpfs:  map[string]string{"/run": "size=1m,exec"},
 		},
 	}
-	must(planMounts(l, rec, nil))
+	must(planAndUnlock(l, rec, nil))
 	mounts, err := specMounts(l, rec, rootfs)
 	if err != nil {
 		t.Fatal(err)
@@ -265,4 +267,13 @@ func TestContainerPathConfined(t *testing.T) {
 	if _, err := containerPath(root, "/toroot"); err == nil {
 		t.Error("a destination resolving to the container's root was accepted")
 	}
+}
+
+// planAndUnlock is planMounts followed by the unlock its caller does once config.json is written.
+func planAndUnlock(l Layout, rec *Record, imageVolumes map[string]struct{}) error {
+	unlock, err := planMounts(l, rec, imageVolumes)
+	if err == nil {
+		unlock()
+	}
+	return err
 }

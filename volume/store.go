@@ -52,6 +52,8 @@ func (v *Volume) API() apivolume.Volume {
 type Store struct {
 	root string // --root
 	dir  string // <root>/volumes
+	// held is the store lock taken by Lock, until Unlock.
+	held *lock.Lock
 }
 
 // Open returns the volume store of the berth root root, creating volumes/ if needed.
@@ -85,7 +87,34 @@ func (s *Store) path(name string) (string, error) {
 // DataPath is volumes/<name>/_data, the folder containers see.
 func (s *Store) DataPath(name string) string { return filepath.Join(s.dir, name, "_data") }
 
-func (s *Store) lock() (*lock.Lock, error) { return lock.Acquire(filepath.Join(s.dir, ".lock")) }
+// lock takes the store lock for one change; under Lock it returns nil (a no-op to release).
+func (s *Store) lock() (*lock.Lock, error) {
+	if s.held != nil {
+		return nil, nil
+	}
+	return lock.Acquire(filepath.Join(s.dir, ".lock"))
+}
+
+// Lock holds the store lock until Unlock: nobody else can create, remove or prune a volume
+// meanwhile, while s's own methods work as usual. Container creation holds it from making its
+// volumes until its config.json names them, so a concurrent prune cannot take them for unused.
+func (s *Store) Lock() error {
+	if s.held != nil {
+		return errors.New("lock volume store: already locked")
+	}
+	l, err := lock.Acquire(filepath.Join(s.dir, ".lock"))
+	if err != nil {
+		return fmt.Errorf("lock volume store: %w", err)
+	}
+	s.held = l
+	return nil
+}
+
+// Unlock releases the lock Lock took.
+func (s *Store) Unlock() {
+	s.held.Release()
+	s.held = nil
+}
 
 // CreateOptions describe a new volume.
 type CreateOptions struct {

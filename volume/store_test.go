@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/berth-project/berth/internal/errdefs"
 	"golang.org/x/sys/unix"
@@ -205,5 +206,56 @@ func TestLocalDriverSources(t *testing.T) {
 	os.RemoveAll(dev)
 	if _, _, err := s.Source(b); err == nil {
 		t.Error("a bind volume with a missing device mounted")
+	}
+}
+
+// TestLockHoldsOffPrune: while a Store holds Lock, its own Create and Remove work, and another
+// Store's prune waits until Unlock (container creation relies on it: a volume it made cannot be
+// pruned before its config.json names it).
+func TestLockHoldsOffPrune(t *testing.T) {
+	root := t.TempDir()
+	s, err := Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Lock(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Lock(); err == nil {
+		t.Error("second Lock succeeded")
+	}
+	if _, _, err := s.Create(CreateOptions{Name: "gone"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Remove("gone", RemoveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	v, _, err := s.Create(CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan []string)
+	go func() {
+		deleted, _, err := other.Prune(PruneOptions{All: true})
+		if err != nil {
+			t.Error(err)
+		}
+		done <- deleted
+	}()
+	select {
+	case d := <-done:
+		t.Fatalf("prune ran while the store was locked: %v", d)
+	case <-time.After(200 * time.Millisecond):
+	}
+	if _, err := other.Get(v.Name); err != nil {
+		t.Fatalf("volume gone under the lock: %v", err)
+	}
+	s.Unlock()
+	if d := <-done; len(d) != 1 || d[0] != v.Name {
+		t.Errorf("prune after Unlock deleted %v, want [%s]", d, v.Name)
 	}
 }
