@@ -43,6 +43,9 @@ type Record struct {
 
 	// Mounts are the resolved mounts (volumes, binds, tmpfs) in Docker's inspect form.
 	Mounts []container.MountPoint
+	// TmpfsOptions keeps the options of tmpfs mounts taken from another container through
+	// --volumes-from (destination -> "size=5242880,mode=1700"), as Docker keeps a mount's spec.
+	TmpfsOptions map[string]string `json:",omitempty"`
 
 	// Networks are the networks the container is attached to, by network name, with the
 	// endpoint settings asked for (aliases, static IP, links).

@@ -79,6 +79,7 @@ func fillMounts(l Layout, rec *Record, imageVolumes map[string]struct{}, getVolu
 	}
 
 	mounts := map[string]container.MountPoint{}
+	tmpfsFrom := map[string]string{} // options of the tmpfs mounts --volumes-from takes
 
 	// 1. --volumes-from: every mount of the other container, never copied up.
 	for _, spec := range hc.VolumesFrom {
@@ -91,6 +92,11 @@ func fillMounts(l Layout, rec *Record, imageVolumes map[string]struct{}, getVolu
 			return err
 		}
 		for _, m := range other.Mounts {
+			if m.Type == mount.TypeTmpfs {
+				if opts := tmpfsOptionsOf(other, m.Destination); opts != "" {
+					tmpfsFrom[m.Destination] = opts
+				}
+			}
 			mounts[m.Destination] = container.MountPoint{
 				Type:        m.Type,
 				Name:        m.Name,
@@ -215,11 +221,31 @@ func fillMounts(l Layout, rec *Record, imageVolumes map[string]struct{}, getVolu
 	}
 
 	rec.Mounts = rec.Mounts[:0]
+	rec.TmpfsOptions = nil
 	for _, mp := range mounts {
 		rec.Mounts = append(rec.Mounts, mp)
+		if opts, ok := tmpfsFrom[mp.Destination]; ok && mp.Type == mount.TypeTmpfs && !userDest[mp.Destination] {
+			if rec.TmpfsOptions == nil {
+				rec.TmpfsOptions = map[string]string{}
+			}
+			rec.TmpfsOptions[mp.Destination] = opts
+		}
 	}
 	sort.Slice(rec.Mounts, func(i, j int) bool { return rec.Mounts[i].Destination < rec.Mounts[j].Destination })
 	return nil
+}
+
+// tmpfsOptionsOf returns the options of rec's tmpfs mount at dest: from its --mount, or kept
+// from the container it took the mount from.
+func tmpfsOptionsOf(rec *Record, dest string) string {
+	if rec.HostConfig != nil {
+		for _, m := range rec.HostConfig.Mounts {
+			if m.Type == mount.TypeTmpfs && path.Clean(m.Target) == dest {
+				return volume.TmpfsOptionsString(m.TmpfsOptions)
+			}
+		}
+	}
+	return rec.TmpfsOptions[dest]
 }
 
 // readOtherRecord loads another container's config.json by name, ID or ID prefix without taking
@@ -336,7 +362,7 @@ func specMounts(l Layout, rec *Record, rootfs string) ([]*configs.Mount, error) 
 				PropagationFlags: []int{volume.PropagationFlag(mp.Propagation)},
 			})
 		case mount.TypeTmpfs:
-			opts := ""
+			opts := rec.TmpfsOptions[mp.Destination] // taken through --volumes-from
 			if fromMount {
 				opts = volume.TmpfsOptionsString(hm.TmpfsOptions)
 			}

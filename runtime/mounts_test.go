@@ -12,6 +12,7 @@ import (
 	"github.com/berth-project/berth/volume"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/mount"
+	"github.com/opencontainers/runc/libcontainer/configs"
 	"golang.org/x/sys/unix"
 )
 
@@ -250,6 +251,33 @@ func TestSpecMounts(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(data, "seed")); !os.IsNotExist(err) {
 		t.Error("copy-up into a non-empty volume")
+	}
+
+	// --volumes-from keeps a tmpfs mount's options, through a chain of containers (--tmpfs
+	// mounts are not taken: Docker lists them in HostConfig.Tmpfs only).
+	saveRecord(t, l, rec)
+	prev := rec.ID
+	for i, id := range []string{strings.Repeat("e", 64), strings.Repeat("f", 64)} {
+		from := &Record{ID: id, Config: &container.Config{}, HostConfig: &container.HostConfig{VolumesFrom: []string{prev + ":ro"}}}
+		must(planAndUnlock(l, from, nil))
+		saveRecord(t, l, from)
+		got, err := specMounts(l, from, rootfs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var scratch *configs.Mount
+		for _, m := range got {
+			if m.Destination == "/scratch" {
+				scratch = m
+			}
+			if m.Destination == "/run" {
+				t.Errorf("volumes-from (step %d) took the --tmpfs mount", i)
+			}
+		}
+		if scratch == nil || scratch.Data != "size=2097152,mode=1777" || scratch.Flags&unix.MS_RDONLY == 0 {
+			t.Errorf("tmpfs through volumes-from (step %d) = %+v", i, scratch)
+		}
+		prev = id
 	}
 }
 
