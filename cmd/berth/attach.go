@@ -24,7 +24,7 @@ func newAttachCommand(cli *CLI) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "attach [OPTIONS] CONTAINER",
 		Short: "Attach local standard input, output, and error streams to a running container",
-		Args:  cobra.ExactArgs(1),
+		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			rt, err := openContainers(cli)
 			if err != nil {

@@ -7,7 +7,7 @@ func addContainerCommands(root *cobra.Command, cli *CLI) {
 	container := &cobra.Command{
 		Use:   "container COMMAND",
 		Short: "Manage containers",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE:  func(c *cobra.Command, args []string) error { return c.Help() },
 	}
 	// Life cycle (runtime-core): each is both "berth X" and "berth container X".

@@ -17,7 +17,7 @@ func addImageCommands(root *cobra.Command, cli *CLI) {
 	cmd := &cobra.Command{
 		Use:   "image COMMAND",
 		Short: "Manage images",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE:  func(c *cobra.Command, args []string) error { return c.Help() },
 	}
 	cmd.AddCommand(

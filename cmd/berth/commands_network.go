@@ -12,7 +12,7 @@ func addNetworkCommands(root *cobra.Command, cli *CLI) {
 	cmd := &cobra.Command{
 		Use:   "network COMMAND",
 		Short: "Manage networks",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(c *cobra.Command, args []string) error {
 			return c.Help()
 		},

@@ -13,7 +13,7 @@ func addVolumeCommands(root *cobra.Command, cli *CLI) {
 	cmd := &cobra.Command{
 		Use:   "volume COMMAND",
 		Short: "Manage volumes",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(c *cobra.Command, args []string) error {
 			return c.Help()
 		},

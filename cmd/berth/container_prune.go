@@ -20,7 +20,7 @@ func newContainerPruneCommand(cli *CLI) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "prune [OPTIONS]",
 		Short: "Remove all stopped containers",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f, err := runtime.ParseFilters(filterArgs)
 			if err != nil {

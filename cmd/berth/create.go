@@ -18,7 +18,7 @@ func newCreateCommand(cli *CLI) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "create [OPTIONS] IMAGE [COMMAND] [ARG...]",
 		Short: "Create a new container",
-		Args:  cobra.MinimumNArgs(1),
+		Args:  requiresMinArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := createContainer(cmd.Context(), cli, cmd, o, args)
 			if err != nil {

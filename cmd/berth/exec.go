@@ -21,7 +21,7 @@ func newExecCommand(cli *CLI) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "exec [OPTIONS] CONTAINER COMMAND [ARG...]",
 		Short: "Execute a command in a running container",
-		Args:  cobra.MinimumNArgs(2),
+		Args:  requiresMinArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runExec(cli, o, args)
 		},

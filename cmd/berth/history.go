@@ -34,7 +34,7 @@ func newHistoryCommand(cli *CLI) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "history [OPTIONS] IMAGE",
 		Short: "Show the history of an image",
-		Args:  cobra.ExactArgs(1),
+		Args:  exactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			store, err := openImages(cli)
 			if err != nil {

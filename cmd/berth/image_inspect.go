@@ -16,7 +16,7 @@ func newImageInspectCommand(cli *CLI) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "inspect [OPTIONS] IMAGE [IMAGE...]",
 		Short: "Display detailed information on one or more images",
-		Args:  cobra.MinimumNArgs(1),
+		Args:  requiresMinArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			store, err := openImages(cli)
 			if err != nil {

@@ -18,7 +18,7 @@ func newImagePruneCommand(cli *CLI) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "prune [OPTIONS]",
 		Short: "Remove unused images",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(c *cobra.Command, args []string) error {
 			f, err := image.ParseFilters(opts.filters, "until", "label", "label!")
 			if err != nil {

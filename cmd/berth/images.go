@@ -42,7 +42,7 @@ func newImageLsCommand(cli *CLI, use string) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   use + " [OPTIONS] [REPOSITORY[:TAG]]",
 		Short: "List images",
-		Args:  cobra.MaximumNArgs(1),
+		Args:  requiresMaxArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			store, err := openImages(cli)
 			if err != nil {

@@ -24,7 +24,7 @@ func newImportCommand(cli *CLI) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "import [OPTIONS] file|URL|- [REPOSITORY[:TAG]]",
 		Short: "Import the contents from a tarball to create a filesystem image",
-		Args:  cobra.RangeArgs(1, 2),
+		Args:  requiresRangeArgs(1, 2),
 		RunE: func(c *cobra.Command, args []string) error {
 			src := args[0]
 			iopts := image.ImportOptions{Changes: opts.changes, Message: opts.message, Platform: opts.platform, Source: src}

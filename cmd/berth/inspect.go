@@ -33,7 +33,7 @@ func newInspectCommand(cli *CLI) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "inspect [OPTIONS] NAME|ID [NAME|ID...]",
 		Short: "Return low-level information on Docker objects",
-		Args:  cobra.MinimumNArgs(1),
+		Args:  requiresMinArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			switch o.objectType {
 			case "", "container", "image", "network", "volume":
@@ -56,7 +56,7 @@ func newContainerInspectCommand(cli *CLI) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "inspect [OPTIONS] CONTAINER [CONTAINER...]",
 		Short: "Display detailed information on one or more containers",
-		Args:  cobra.MinimumNArgs(1),
+		Args:  requiresMinArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.objectType = "container"
 			finder := newObjectFinder(cli, &o)

@@ -12,7 +12,7 @@ func newKillCommand(cli *CLI) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "kill [OPTIONS] CONTAINER [CONTAINER...]",
 		Short: "Kill one or more running containers",
-		Args:  cobra.MinimumNArgs(1),
+		Args:  requiresMinArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			sig, err := runtime.ParseSignal(signal)
 			if err != nil {

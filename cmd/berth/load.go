@@ -19,7 +19,7 @@ func newLoadCommand(cli *CLI) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "load [OPTIONS]",
 		Short: "Load an image from a tar archive or STDIN",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(c *cobra.Command, args []string) error {
 			var in io.Reader = cli.In
 			if opts.input != "" {

@@ -23,7 +23,7 @@ func newLogsCommand(cli *CLI) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "logs [OPTIONS] CONTAINER",
 		Short: "Fetch the logs of a container",
-		Args:  cobra.ExactArgs(1),
+		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts := runtime.LogsOptions{Follow: o.follow, Timestamps: o.timestamps, Tail: -1}
 			if o.tail != "" && o.tail != "all" {

@@ -18,7 +18,7 @@ func newNetworkConnectCommand(cli *CLI) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "connect [OPTIONS] NETWORK CONTAINER",
 		Short: "Connect a container to a network",
-		Args:  cobra.ExactArgs(2),
+		Args:  exactArgs(2),
 		RunE: func(c *cobra.Command, args []string) error {
 			ep := &nettypes.EndpointSettings{Aliases: aliases, Links: links, MacAddress: mac, DriverOpts: kvMap(driverOpts), GwPriority: gwPriority}
 			if ip != "" {

@@ -33,7 +33,7 @@ func newNetworkCreateCommand(cli *CLI) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "create [OPTIONS] NETWORK",
 		Short: "Create a network",
-		Args:  cobra.ExactArgs(1),
+		Args:  exactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			o.Name = args[0]
 			if len(subnets) > 1 || len(gws) > 1 || len(ranges) > 1 {

@@ -10,7 +10,7 @@ func newNetworkDisconnectCommand(cli *CLI) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "disconnect [OPTIONS] NETWORK CONTAINER",
 		Short: "Disconnect a container from a network",
-		Args:  cobra.ExactArgs(2),
+		Args:  exactArgs(2),
 		RunE: func(c *cobra.Command, args []string) error {
 			r, err := openRuntimeForNetwork(cli)
 			if err != nil {

@@ -18,7 +18,7 @@ func newNetworkInspectCommand(cli *CLI) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "inspect [OPTIONS] NETWORK [NETWORK...]",
 		Short: "Display detailed information on one or more networks",
-		Args:  cobra.MinimumNArgs(1),
+		Args:  requiresMinArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			s, err := openNetworks(cli)
 			if err != nil {

@@ -137,7 +137,7 @@ func newNetworkLsCommand(cli *CLI) *cobra.Command {
 		Use:     "ls [OPTIONS]",
 		Aliases: []string{"list"},
 		Short:   "List networks",
-		Args:    cobra.NoArgs,
+		Args:    noArgs,
 		RunE: func(c *cobra.Command, args []string) error {
 			f, err := parseNetworkFilters(filters, "driver", "id", "label", "label!", "name", "scope", "type", "dangling")
 			if err != nil {

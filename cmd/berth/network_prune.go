@@ -19,7 +19,7 @@ func newNetworkPruneCommand(cli *CLI) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "prune [OPTIONS]",
 		Short: "Remove all unused networks",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(c *cobra.Command, args []string) error {
 			f, err := parseNetworkFilters(filters, "label", "label!", "until")
 			if err != nil {

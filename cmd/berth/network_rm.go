@@ -16,7 +16,7 @@ func newNetworkRmCommand(cli *CLI) *cobra.Command {
 		Use:     "rm NETWORK [NETWORK...]",
 		Aliases: []string{"remove"},
 		Short:   "Remove one or more networks",
-		Args:    cobra.MinimumNArgs(1),
+		Args:    requiresMinArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			s, err := openNetworks(cli)
 			if err != nil {

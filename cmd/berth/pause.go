@@ -13,7 +13,7 @@ func newPauseCommand(cli *CLI) *cobra.Command {
 	return &cobra.Command{
 		Use:   "pause CONTAINER [CONTAINER...]",
 		Short: "Pause all processes within one or more containers",
-		Args:  cobra.MinimumNArgs(1),
+		Args:  requiresMinArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return forEachContainer(cli, args, func(rt *runtime.Runtime, name string) error {
 				return rt.Pause(name)

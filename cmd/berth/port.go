@@ -21,7 +21,7 @@ func newPortCommand(cli *CLI) *cobra.Command {
 	return &cobra.Command{
 		Use:   "port CONTAINER [PRIVATE_PORT[/PROTO]]",
 		Short: "List port mappings or a specific mapping for the container",
-		Args:  cobra.RangeArgs(1, 2),
+		Args:  requiresRangeArgs(1, 2),
 		RunE: func(c *cobra.Command, args []string) error {
 			r, err := openRuntimeForNetwork(cli)
 			if err != nil {

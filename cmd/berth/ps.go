@@ -57,7 +57,7 @@ func newPsCommand(cli *CLI, use string, aliases ...string) *cobra.Command {
 		Use:     use + " [OPTIONS]",
 		Aliases: aliases,
 		Short:   "List containers",
-		Args:    cobra.NoArgs,
+		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runPs(cli, &o)
 		},
@@ -328,7 +328,7 @@ func addObserveCommands(root *cobra.Command, cli *CLI) {
 		group = &cobra.Command{
 			Use:   "container COMMAND",
 			Short: "Manage containers",
-			Args:  cobra.NoArgs,
+			Args:  noArgs,
 			RunE:  func(c *cobra.Command, args []string) error { return c.Help() },
 		}
 		root.AddCommand(group)

@@ -19,7 +19,7 @@ func newPullCommand(cli *CLI) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "pull [OPTIONS] NAME[:TAG|@DIGEST]",
 		Short: "Download an image from a registry",
-		Args:  cobra.ExactArgs(1),
+		Args:  exactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			ref := args[0]
 			if _, err := image.Normalize(ref); err != nil {

@@ -15,7 +15,7 @@ func newPushCommand(cli *CLI) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "push [OPTIONS] NAME[:TAG]",
 		Short: "Upload an image to a registry",
-		Args:  cobra.ExactArgs(1),
+		Args:  exactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			if _, err := image.Normalize(args[0]); err != nil {
 				return imageError(cli, err)

@@ -13,7 +13,7 @@ func newRenameCommand(cli *CLI) *cobra.Command {
 	return &cobra.Command{
 		Use:   "rename CONTAINER NEW_NAME",
 		Short: "Rename a container",
-		Args:  cobra.ExactArgs(2),
+		Args:  exactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if args[0] == "" || args[1] == "" {
 				return errors.New("Neither old nor new names may be empty")

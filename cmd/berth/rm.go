@@ -17,7 +17,7 @@ func newRmCommand(cli *CLI, use string, aliases ...string) *cobra.Command {
 		Use:     use + " [OPTIONS] CONTAINER [CONTAINER...]",
 		Aliases: aliases,
 		Short:   "Remove one or more containers",
-		Args:    cobra.MinimumNArgs(1),
+		Args:    requiresMinArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			rt, err := openContainers(cli)
 			if err != nil {

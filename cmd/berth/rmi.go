@@ -17,7 +17,7 @@ func newRmiCommand(cli *CLI, use string) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   use + " [OPTIONS] IMAGE [IMAGE...]",
 		Short: "Remove one or more images",
-		Args:  cobra.MinimumNArgs(1),
+		Args:  requiresMinArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			store, err := openImages(cli)
 			if err != nil {

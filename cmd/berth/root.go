@@ -146,6 +146,11 @@ func run(args []string) int {
 	if err == nil {
 		return 0
 	}
+	var ue *usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintln(cli.Err, ue.msg)
+		return 1
+	}
 	code := 1
 	var se *StatusError
 	switch {

@@ -15,7 +15,7 @@ func newSaveCommand(cli *CLI) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "save [OPTIONS] IMAGE [IMAGE...]",
 		Short: "Save one or more images to a tar archive (streamed to STDOUT by default)",
-		Args:  cobra.MinimumNArgs(1),
+		Args:  requiresMinArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			store, err := openImages(cli)
 			if err != nil {

@@ -19,7 +19,7 @@ func newStartCommand(cli *CLI) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "start [OPTIONS] CONTAINER [CONTAINER...]",
 		Short: "Start one or more stopped containers",
-		Args:  cobra.MinimumNArgs(1),
+		Args:  requiresMinArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			rt, err := openContainers(cli)
 			if err != nil {

@@ -16,7 +16,7 @@ func newStopCommand(cli *CLI) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "stop [OPTIONS] CONTAINER [CONTAINER...]",
 		Short: "Stop one or more running containers",
-		Args:  cobra.MinimumNArgs(1),
+		Args:  requiresMinArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			rt, err := openContainers(cli)
 			if err != nil {

@@ -40,7 +40,7 @@ func addSystemCommands(root *cobra.Command, cli *CLI) {
 	sys := &cobra.Command{
 		Use:   "system COMMAND",
 		Short: "Manage berth",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE:  func(c *cobra.Command, args []string) error { return c.Help() },
 	}
 	sys.AddCommand(newInfoCommand(cli))
@@ -92,7 +92,7 @@ func newVersionCommand(cli *CLI) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "version",
 		Short: "Show the berth version information",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			commit := GitCommit
 			if commit == "" {
@@ -163,7 +163,7 @@ func newInfoCommand(cli *CLI) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "info [OPTIONS]",
 		Short: "Display system-wide information",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(c *cobra.Command, args []string) error {
 			info, err := systemInfo(cli)
 			if err != nil {

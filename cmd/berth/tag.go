@@ -6,7 +6,7 @@ func newTagCommand(cli *CLI) *cobra.Command {
 	return &cobra.Command{
 		Use:   "tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]",
 		Short: "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE",
-		Args:  cobra.ExactArgs(2),
+		Args:  exactArgs(2),
 		RunE: func(c *cobra.Command, args []string) error {
 			store, err := openImages(cli)
 			if err != nil {

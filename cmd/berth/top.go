@@ -16,7 +16,7 @@ func newTopCommand(cli *CLI) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "top CONTAINER [ps OPTIONS]",
 		Short: "Display the running processes of a container",
-		Args:  cobra.MinimumNArgs(1),
+		Args:  requiresMinArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			rt, err := runtime.Open(runtime.Layout{Root: cli.Root, RunRoot: cli.RunRoot})
 			if err != nil {

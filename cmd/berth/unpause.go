@@ -11,7 +11,7 @@ func newUnpauseCommand(cli *CLI) *cobra.Command {
 	return &cobra.Command{
 		Use:   "unpause CONTAINER [CONTAINER...]",
 		Short: "Unpause all processes within one or more containers",
-		Args:  cobra.MinimumNArgs(1),
+		Args:  requiresMinArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return forEachContainer(cli, args, func(rt *runtime.Runtime, name string) error {
 				return rt.Unpause(name)

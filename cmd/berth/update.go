@@ -87,7 +87,7 @@ func newUpdateCommand(cli *CLI) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "update [OPTIONS] CONTAINER [CONTAINER...]",
 		Short: "Update configuration of one or more containers",
-		Args:  cobra.MinimumNArgs(1),
+		Args:  requiresMinArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if cmd.Flags().NFlag() == 0 {
 				return errors.New("you must provide one or more flags when using this command")

@@ -18,7 +18,7 @@ func newVolumeCreateCommand(cli *CLI) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "create [OPTIONS] [VOLUME]",
 		Short: "Create a volume",
-		Args:  cobra.MaximumNArgs(1),
+		Args:  requiresMaxArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			name := ""
 			if len(args) == 1 {

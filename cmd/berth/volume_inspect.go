@@ -15,7 +15,7 @@ func newVolumeInspectCommand(cli *CLI) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "inspect [OPTIONS] VOLUME [VOLUME...]",
 		Short: "Display detailed information on one or more volumes",
-		Args:  cobra.MinimumNArgs(1),
+		Args:  requiresMinArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			store, err := openVolumes(cli)
 			if err != nil {

@@ -134,7 +134,7 @@ func newVolumeLsCommand(cli *CLI) *cobra.Command {
 		Use:     "ls [OPTIONS]",
 		Aliases: []string{"list"},
 		Short:   "List volumes",
-		Args:    cobra.NoArgs,
+		Args:    noArgs,
 		RunE: func(c *cobra.Command, args []string) error {
 			f, err := parseVolumeFilters(filters)
 			if err != nil {

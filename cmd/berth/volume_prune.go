@@ -23,7 +23,7 @@ func newVolumePruneCommand(cli *CLI) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "prune [OPTIONS]",
 		Short: "Remove unused local volumes",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(c *cobra.Command, args []string) error {
 			opts := volume.PruneOptions{All: all}
 			for _, kv := range filters {

@@ -14,7 +14,7 @@ func newVolumeRmCommand(cli *CLI) *cobra.Command {
 		Use:     "rm [OPTIONS] VOLUME [VOLUME...]",
 		Aliases: []string{"remove"},
 		Short:   "Remove one or more volumes",
-		Args:    cobra.MinimumNArgs(1),
+		Args:    requiresMinArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			store, err := openVolumes(cli)
 			if err != nil {

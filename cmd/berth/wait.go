@@ -10,7 +10,7 @@ func newWaitCommand(cli *CLI) *cobra.Command {
 	return &cobra.Command{
 		Use:   "wait CONTAINER [CONTAINER...]",
 		Short: "Block until one or more containers stop, then print their exit codes",
-		Args:  cobra.MinimumNArgs(1),
+		Args:  requiresMinArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			rt, err := openContainers(cli)
 			if err != nil {
