@@ -210,7 +210,52 @@ func TestTmpfsMounts(t *testing.T) {
 			t.Errorf("start %d printed %q, want empty tmpfs of 2048k and 3072k", i+1, out)
 		}
 	}
-	env.MustRun("rm", "tmp")
+	// --volumes-from takes the --mount tmpfs with its size (not the --tmpfs one, as Docker), and
+	// so does a container that takes it from that one.
+	env.MustRun("create", "--name", "tmp2", "--volumes-from", "tmp", img, "true")
+	out := env.MustRun("run", "--rm", "--volumes-from", "tmp2:ro", img, "sh", "-c", "df -k /m | tail -n 1 | awk '{print $2}'; test -e /scratch || echo no-scratch; touch /m/z || echo ro")
+	if !strings.HasPrefix(out, "3072\nno-scratch\n") || !strings.HasSuffix(out, "ro\n") {
+		t.Errorf("tmpfs through --volumes-from: %q, want 3072k, no /scratch, read-only", out)
+	}
+	env.MustRun("rm", "tmp", "tmp2")
+	volCheckNoLeaks(env)
+}
+
+// TestVolumeCreateRacesPrune: `volume prune -a` running while containers are created never
+// removes a volume a new container names (creation holds the volume lock until config.json is
+// written).
+func TestVolumeCreateRacesPrune(t *testing.T) {
+	env := harness.New(t)
+	img := env.Pull("busybox")
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				env.Run("volume", "prune", "-a", "-f")
+			}
+		}
+	}()
+	for i := 0; i < 12; i++ {
+		env.MustRun("create", "--name", fmt.Sprintf("c%d", i), "-v", fmt.Sprintf("race%d:/data", i), "-v", "/anon", img, "true")
+	}
+	close(stop)
+	<-done
+	for i := 0; i < 12; i++ {
+		for _, m := range volContainerMounts(t, env, fmt.Sprintf("c%d", i)) {
+			if m.Type != "volume" {
+				continue
+			}
+			if r := env.Run("volume", "inspect", m.Name); r.Code != 0 {
+				t.Errorf("volume %s of c%d was pruned: %s", m.Name, i, r)
+			}
+		}
+	}
+	env.MustRun("start", "-a", "c0")
 	volCheckNoLeaks(env)
 }
 
