@@ -37,13 +37,36 @@ func ParseReference(ref string) (name.Reference, error) {
 		}
 		if strings.IndexFunc(repo, unicode.IsUpper) >= 0 {
 			if r2, err2 := name.ParseReference(strings.ToLower(ref), name.WithDefaultRegistry(dockerHubIndex)); err2 == nil {
-				return nil, errdefs.Invalid(fmt.Sprintf("%s: repository name (%s) must be lowercase",
-					errInvalidReference, strings.ToLower(r2.Context().RepositoryStr())))
+				// Docker names the path as written; when its rules read the upper-case part as
+				// a registry ("UPPER/x"), the lower-cased path is the clearer hint.
+				remote := remoteName(ref)
+				if strings.ToLower(remote) == remote {
+					remote = r2.Context().RepositoryStr()
+				}
+				return nil, errdefs.Invalid(fmt.Sprintf("%s: repository name (%s) must be lowercase", errInvalidReference, remote))
 			}
 		}
 		return nil, errdefs.Invalid(errInvalidReference)
 	}
 	return r, nil
+}
+
+// remoteName is the repository path of ref as written, as Docker's parser names it in its
+// "must be lowercase" error: without the registry and the tag or digest, with "library/" for
+// Docker Hub's official images ("UPPER" gives "library/UPPER").
+func remoteName(ref string) string {
+	s, _, _ := strings.Cut(ref, "@")
+	domain, rest := dockerHub, s
+	if i := strings.IndexRune(s, '/'); i >= 0 && (strings.ContainsAny(s[:i], ".:") || s[:i] == "localhost" || strings.ToLower(s[:i]) != s[:i]) {
+		domain, rest = s[:i], s[i+1:]
+	}
+	if (domain == dockerHub || domain == dockerHubIndex) && !strings.Contains(rest, "/") {
+		rest = officialRepo + rest
+	}
+	if i := strings.IndexRune(rest, ':'); i >= 0 {
+		rest = rest[:i]
+	}
+	return rest
 }
 
 // registryName is the registry as Docker prints it (docker.io, not index.docker.io).

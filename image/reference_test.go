@@ -2,6 +2,7 @@ package image
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/berth-project/berth/internal/errdefs"
@@ -43,14 +44,16 @@ func TestNormalize(t *testing.T) {
 func TestNormalizeInvalid(t *testing.T) {
 	t.Parallel()
 	cases := map[string]string{
-		"":               "invalid reference format",
-		"Inv@lid":        "invalid reference format",
-		"busybox:":       "invalid reference format",
-		"a b":            "invalid reference format",
-		"busybox@sha256": "invalid reference format",
-		"http://x/y":     "invalid reference format",
-		"Busybox":        "invalid reference format: repository name (library/busybox) must be lowercase",
-		"me/App:v1":      "invalid reference format: repository name (me/app) must be lowercase",
+		"":                           "invalid reference format",
+		"Inv@lid":                    "invalid reference format",
+		"busybox:":                   "invalid reference format",
+		"a b":                        "invalid reference format",
+		"busybox@sha256":             "invalid reference format",
+		"http://x/y":                 "invalid reference format",
+		"Busybox":                    "invalid reference format: repository name (library/Busybox) must be lowercase",
+		"me/App:v1":                  "invalid reference format: repository name (me/App) must be lowercase",
+		"ghcr.io/HeyWillow/willow:1": "invalid reference format: repository name (HeyWillow/willow) must be lowercase",
+		"127.0.0.1:5000/Up@sha256:" + strings.Repeat("a", 64): "invalid reference format: repository name (Up) must be lowercase",
 	}
 	for in, want := range cases {
 		_, err := Normalize(in)

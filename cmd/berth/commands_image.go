@@ -8,6 +8,7 @@ import (
 
 	"github.com/berth-project/berth/image"
 	"github.com/berth-project/berth/internal/errdefs"
+	"github.com/berth-project/berth/internal/format"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 )
@@ -64,12 +65,25 @@ func imageError(cli *CLI, err error) error {
 		return err
 	}
 	msg := err.Error()
+	var te *format.TemplateError
+	if errors.As(err, &te) {
+		// docker/cli renders --format itself: no "from the daemon" prefix.
+		fmt.Fprintln(cli.Err, te.Error())
+		return errImageReported
+	}
 	if errors.Is(err, errdefs.ErrInvalid) && len(msg) >= len("invalid reference format") && msg[:len("invalid reference format")] == "invalid reference format" {
 		fmt.Fprintln(cli.Err, msg)
 		return errImageReported
 	}
 	fmt.Fprintln(cli.Err, "Error response from daemon: "+msg)
 	return errImageReported
+}
+
+// reportStatus prints msg on stderr as docker/cli prints its own errors (no prefix) and returns
+// the error that makes berth exit with code.
+func reportStatus(cli *CLI, code int, msg string) error {
+	fmt.Fprintln(cli.Err, msg)
+	return &StatusError{Code: code}
 }
 
 // isTerminal tells whether w is a terminal (live progress bars instead of plain lines).

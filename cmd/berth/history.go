@@ -10,14 +10,15 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// historyRow is one line of `history`; its fields are what --format templates see.
+// historyRow is one line of `history`; its fields are what --format templates see, in
+// alphabetical order as docker/cli's `--format json` prints them.
 type historyRow struct {
-	ID           string
-	CreatedAt    string
-	CreatedSince string
-	CreatedBy    string
-	Size         string
 	Comment      string
+	CreatedAt    string
+	CreatedBy    string
+	CreatedSince string
+	ID           string
+	Size         string
 }
 
 var historyTable = format.Table{

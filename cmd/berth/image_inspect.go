@@ -33,7 +33,8 @@ func newImageInspectCommand(cli *CLI) *cobra.Command {
 						continue
 					}
 				}
-				errs = append(errs, "Error: "+err.Error())
+				// As Docker 23+: the daemon's answer ("No such image: busybox:latest").
+				errs = append(errs, "Error response from daemon: "+err.Error())
 			}
 			var out bytes.Buffer
 			switch tmpl {
@@ -47,7 +48,7 @@ func newImageInspectCommand(cli *CLI) *cobra.Command {
 				}
 				t, err := format.Parse(tmpl)
 				if err != nil {
-					return &StatusError{Code: 64, Msg: err.Error()}
+					return reportStatus(cli, 64, err.Error())
 				}
 				for _, v := range found {
 					b, err := execTemplateWithFallback(t, v)

@@ -44,11 +44,20 @@ var Funcs = template.FuncMap{
 	"println": fmt.Sprintln,
 }
 
+// TemplateError is a --format template that does not parse or fails on a value. docker/cli
+// reports both itself as "template parsing error: …" (never as an error from the daemon).
+type TemplateError struct{ Err error }
+
+func (e *TemplateError) Error() string { return "template parsing error: " + e.Err.Error() }
+
+// Unwrap returns the text/template error.
+func (e *TemplateError) Unwrap() error { return e.Err }
+
 // Parse compiles a user template with Docker's functions. Errors use Docker's wording.
 func Parse(text string) (*template.Template, error) {
 	t, err := template.New("").Funcs(Funcs).Parse(text)
 	if err != nil {
-		return nil, fmt.Errorf("template parsing error: %w", err)
+		return nil, &TemplateError{Err: err}
 	}
 	return t, nil
 }
@@ -74,7 +83,7 @@ func (t Table) Write(w io.Writer, userFormat string, items []any) error {
 	// tabwriter writes cell by cell: gather the output and write it at once.
 	bw := bufio.NewWriterSize(w, 32<<10)
 	if err := t.write(bw, userFormat, items); err != nil {
-		bw.Flush()
+		// As docker/cli: a template that fails prints none of the rows.
 		return err
 	}
 	return bw.Flush()
@@ -116,7 +125,7 @@ func (t Table) write(w io.Writer, userFormat string, items []any) error {
 	for _, it := range items {
 		var buf bytes.Buffer
 		if err := tmpl.Execute(&buf, it); err != nil {
-			return fmt.Errorf("template: %w", err)
+			return &TemplateError{Err: err}
 		}
 		buf.WriteString("\n")
 		if _, err := out.Write(buf.Bytes()); err != nil {
@@ -137,7 +146,7 @@ func Template(w io.Writer, text string, v any) error {
 	}
 	var buf bytes.Buffer
 	if err := tmpl.Execute(&buf, v); err != nil {
-		return fmt.Errorf("template: %w", err)
+		return &TemplateError{Err: err}
 	}
 	buf.WriteString("\n")
 	_, err = w.Write(buf.Bytes())
