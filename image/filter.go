@@ -85,12 +85,18 @@ func matchReference(pattern, ref string) bool {
 
 // MatchingTags returns the tags of img that match f's reference patterns (all tags when there
 // are none).
-func (f Filters) MatchingTags(img *Image) []string {
+func (f Filters) MatchingTags(img *Image) []string { return f.matching(img.RepoTags) }
+
+// MatchingDigests returns the digest references of img that match f's reference patterns (all
+// of them when there are none): Docker matches "busybox" against "busybox@sha256:…" too.
+func (f Filters) MatchingDigests(img *Image) []string { return f.matching(img.RepoDigests) }
+
+func (f Filters) matching(refs []string) []string {
 	if len(f.References) == 0 {
-		return img.RepoTags
+		return refs
 	}
 	var out []string
-	for _, t := range img.RepoTags {
+	for _, t := range refs {
 		for _, p := range f.References {
 			if matchReference(p, t) {
 				out = append(out, t)
@@ -128,7 +134,7 @@ func (s *Store) Select(all []*Image, f Filters) ([]*Image, error) {
 		if f.Dangling != nil && *f.Dangling != dangling {
 			continue
 		}
-		if len(f.References) > 0 && len(f.MatchingTags(img)) == 0 {
+		if len(f.References) > 0 && len(f.MatchingTags(img))+len(f.MatchingDigests(img)) == 0 {
 			continue
 		}
 		if before != nil && !img.Created.Before(before.Created) {

@@ -197,7 +197,7 @@ func (s *Store) storeLoaded(ctx context.Context, res *LoadResult, raw []byte, op
 	if err := s.storeLayers(ctx, jobs, noProgress{}); err != nil {
 		return "", fmt.Errorf("load: %w", err)
 	}
-	spec := commitSpec{ID: cfgDigest.String(), Layers: records, Tags: tags}
+	spec := commitSpec{ID: cfgDigest.String(), Layers: records, Tags: tags, Untimed: true}
 	if _, err := s.commit(&spec); err != nil {
 		if errors.Is(err, errLayerGone) {
 			return s.storeLoaded(ctx, res, raw, opens, blobs, tags)

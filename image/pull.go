@@ -191,7 +191,7 @@ func (s *Store) pull(ctx context.Context, ref string, opts PullOptions) (*Image,
 	}
 
 	spec := commitSpec{ID: m.Config.Digest.String(), Layers: records, Manifest: manifestDigest.String(),
-		Digests: []string{familiarRepo(r.Context()) + "@" + top.String()}}
+		Digests: []string{familiarRepo(r.Context()) + "@" + top.String()}, Untimed: true}
 	if t, ok := r.(name.Tag); ok {
 		spec.Tags = []string{familiar(t)}
 	}

@@ -193,6 +193,8 @@ func (ix *index) find(ref string) (*record, error) {
 		if r := ix.byRef(familiar(pr)); r != nil {
 			return r, nil
 		}
+		// Docker's daemon names what it looked for: "No such image: busybox:latest".
+		notFound = errdefs.NotFound("No such image: " + familiar(pr))
 	}
 	if ids.IsHexPrefix(ref) {
 		return ix.byPrefix(ref, ref, notFound)
@@ -349,6 +351,9 @@ type commitSpec struct {
 	Comment  string
 	Tags     []string // familiar tag references to point at the image
 	Digests  []string // familiar digest references
+	// Untimed leaves LastTagTime alone: Docker stamps it when tag, import or commit name an
+	// image, not when pull or load set a tag.
+	Untimed bool
 	// moved collects the tags taken from another image (filled by commit).
 	moved []MovedTag
 }
@@ -402,13 +407,24 @@ func (s *Store) commit(c *commitSpec) (upToDate bool, err error) {
 			r.Layers = c.Layers
 		}
 		r.Size = size
+		lastTagTime := r.LastTagTime
 		for _, t := range c.Tags {
 			if o := ix.byRef(t); o != nil && o != r && contains(o.RepoTags, t) {
 				c.moved = append(c.moved, MovedTag{Tag: t, OldID: o.ID})
 			}
 			ix.setTag(r, t, now)
+			if c.Untimed {
+				r.LastTagTime = lastTagTime
+			}
 		}
 		for _, d := range c.Digests {
+			// A digest reference names one image, as in Docker's reference store: pulling
+			// an index for another platform moves it to the new image.
+			for _, o := range ix.Images {
+				if o != r {
+					o.RepoDigests = remove(o.RepoDigests, d)
+				}
+			}
 			if !contains(r.RepoDigests, d) {
 				r.RepoDigests = append(r.RepoDigests, d)
 			}

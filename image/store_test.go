@@ -147,9 +147,10 @@ func TestPullResolveRemove(t *testing.T) {
 			t.Errorf("Resolve(%q) = %v, %v", ref, got, err)
 		}
 	}
-	for _, ref := range []string{"nothing", host + "/base:v2", "ffffffffffff", "sha256:ffff"} {
-		if _, err := s.Resolve(ref); !errors.Is(err, errdefs.ErrNotFound) || err.Error() != "No such image: "+ref {
-			t.Errorf("Resolve(%q) = %v, want No such image", ref, err)
+	for ref, want := range map[string]string{"nothing": "nothing:latest", host + "/base:v2": host + "/base:v2",
+		"ffffffffffff": "ffffffffffff:latest", "sha256:ffff": "sha256:ffff", "Not A Ref": "Not A Ref"} {
+		if _, err := s.Resolve(ref); !errors.Is(err, errdefs.ErrNotFound) || err.Error() != "No such image: "+want {
+			t.Errorf("Resolve(%q) = %v, want No such image: %s", ref, err, want)
 		}
 	}
 	dirs, err := s.LowerDirs(child2)
@@ -503,7 +504,7 @@ func TestFindInIndex(t *testing.T) {
 		{"ab", nil, "multiple IDs found with provided prefix: ab"},
 		{"sha256:ab", nil, "multiple IDs found with provided prefix: sha256:ab"},
 		{"busybox:1", nil, "No such image: busybox:1"},
-		{"abc3", nil, "No such image: abc3"},
+		{"abc3", nil, "No such image: abc3:latest"},
 		{"", nil, "No such image: "},
 		{"Not A Ref", nil, "No such image: Not A Ref"},
 	}

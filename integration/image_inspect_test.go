@@ -49,9 +49,15 @@ func TestImageInspect(t *testing.T) {
 	if _, err := os.Stat(d.GraphDriver.Data["UpperDir"] + "/etc/motd"); err != nil {
 		t.Errorf("UpperDir is not the top layer: %v", err)
 	}
-	if d.Metadata.LastTagTime.IsZero() {
-		t.Error("Metadata.LastTagTime is zero")
+	// As Docker: pull sets no tag time ("0001-01-01T00:00:00Z"); tag does.
+	if got := strings.TrimSpace(env.MustRun("image", "inspect", "-f", "{{json .Metadata.LastTagTime}}", ref)); !d.Metadata.LastTagTime.IsZero() || got != `"0001-01-01T00:00:00Z"` {
+		t.Errorf("Metadata.LastTagTime after pull: %s", got)
 	}
+	env.MustRun("tag", ref, "retagged:v1")
+	if got := env.MustRun("image", "inspect", "-f", "{{.Metadata.LastTagTime.IsZero}}", ref); got != "false\n" {
+		t.Errorf("Metadata.LastTagTime after tag: IsZero %q", got)
+	}
+	env.MustRun("rmi", "retagged:v1")
 	for tmpl, want := range map[string]string{
 		"{{.Id}}":               d.ID,
 		"{{.ID}}":               d.ID,
@@ -68,7 +74,7 @@ func TestImageInspect(t *testing.T) {
 		t.Errorf("inspect -f {{.Os}} = %q", got)
 	}
 	res := env.MustFail("image", "inspect", "nope")
-	if res.Code != 1 || strings.TrimSpace(res.Stdout) != "[]" || strings.TrimSpace(res.Stderr) != "Error: No such image: nope" {
+	if res.Code != 1 || strings.TrimSpace(res.Stdout) != "[]" || strings.TrimSpace(res.Stderr) != "Error response from daemon: No such image: nope:latest" {
 		t.Errorf("inspect of a missing image: %s", res)
 	}
 }

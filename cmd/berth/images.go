@@ -1,11 +1,13 @@
 package main
 
 import (
+	"sort"
 	"strings"
 
 	"github.com/berth-project/berth/image"
 	"github.com/berth-project/berth/internal/format"
 	"github.com/berth-project/berth/internal/ids"
+	"github.com/docker/go-units"
 	"github.com/spf13/cobra"
 )
 
@@ -67,7 +69,10 @@ func newImageLsCommand(cli *CLI, use string) *cobra.Command {
 			if !opts.all {
 				imgs = hideIntermediate(all, imgs)
 			}
-			rows := imageRows(imgs, f, opts.noTrunc)
+			// Docker lists the most recently created images first.
+			sort.SliceStable(imgs, func(i, j int) bool { return imgs[i].Created.After(imgs[j].Created) })
+			digestColumn := opts.digests || strings.Contains(opts.format, "{{.Digest}}")
+			rows := imageRows(imgs, f, opts.noTrunc, opts.digests, digestColumn)
 			if opts.quiet {
 				seen := map[string]bool{}
 				for _, r := range rows {
@@ -105,8 +110,10 @@ func newImageLsCommand(cli *CLI, use string) *cobra.Command {
 	return cmd
 }
 
-// imageRows expands images into Docker's rows: one per tag, else one per digest, else <none>.
-func imageRows(imgs []*image.Image, f image.Filters, noTrunc bool) []imageRow {
+// imageRows expands images into Docker's rows (docker/cli's imageFormatTaggedAndDigest): one
+// per tag (times each digest of its repository when digests are shown), one per repository
+// that has only digest references, and "<none> <none>" for an image without any.
+func imageRows(imgs []*image.Image, f image.Filters, noTrunc, showDigests, digestColumn bool) []imageRow {
 	var rows []imageRow
 	for _, img := range imgs {
 		id := img.ID
@@ -121,40 +128,68 @@ func imageRows(imgs []*image.Image, f image.Filters, noTrunc bool) []imageRow {
 			SharedSize:   "N/A",
 			Size:         format.Size(img.Size),
 			UniqueSize:   "N/A",
-			VirtualSize:  format.Size(img.Size),
+			VirtualSize:  units.HumanSize(float64(img.Size)),
 			Digest:       "<none>",
 		}
-		digestOf := func(repo string) string {
-			for _, d := range img.RepoDigests {
-				if r, dg, ok := strings.Cut(d, "@"); ok && r == repo {
-					return dg
+		add := func(repo, tag, digest string) {
+			r := base
+			r.Repository, r.Tag, r.Digest = repo, tag, digest
+			rows = append(rows, r)
+		}
+		var repos []string // in order of first appearance
+		tagsOf, digestsOf := map[string][]string{}, map[string][]string{}
+		for _, t := range f.MatchingTags(img) {
+			i := strings.LastIndex(t, ":")
+			repo := t[:i]
+			if _, ok := tagsOf[repo]; !ok {
+				repos = append(repos, repo)
+			}
+			tagsOf[repo] = append(tagsOf[repo], t[i+1:])
+		}
+		var digestRepos []string
+		for _, d := range f.MatchingDigests(img) {
+			repo, dg, ok := strings.Cut(d, "@")
+			if !ok {
+				continue
+			}
+			if _, ok := digestsOf[repo]; !ok {
+				digestRepos = append(digestRepos, repo)
+			}
+			digestsOf[repo] = append(digestsOf[repo], dg)
+		}
+		if len(repos) == 0 && len(digestRepos) == 0 {
+			add("<none>", "<none>", "<none>")
+			continue
+		}
+		for _, repo := range repos {
+			digests := digestsOf[repo]
+			delete(digestsOf, repo)
+			if !digestColumn {
+				digests = nil
+			}
+			for _, tag := range tagsOf[repo] {
+				if len(digests) == 0 {
+					add(repo, tag, "<none>")
+					continue
+				}
+				for _, d := range digests {
+					add(repo, tag, d)
 				}
 			}
-			return "<none>"
 		}
-		tags := f.MatchingTags(img)
-		if len(tags) > 0 {
-			for _, t := range tags {
-				r := base
-				i := strings.LastIndex(t, ":")
-				r.Repository, r.Tag = t[:i], t[i+1:]
-				r.Digest = digestOf(r.Repository)
-				rows = append(rows, r)
+		for _, repo := range digestRepos {
+			digests, ok := digestsOf[repo]
+			if !ok {
+				continue // shown with its tags
 			}
-			continue
-		}
-		if len(img.RepoDigests) > 0 && len(img.RepoTags) == 0 {
-			for _, d := range img.RepoDigests {
-				r := base
-				r.Repository, r.Digest, _ = strings.Cut(d, "@")
-				r.Tag = "<none>"
-				rows = append(rows, r)
+			if !showDigests {
+				add(repo, "<none>", "")
+				continue
 			}
-			continue
+			for _, d := range digests {
+				add(repo, "<none>", d)
+			}
 		}
-		r := base
-		r.Repository, r.Tag = "<none>", "<none>"
-		rows = append(rows, r)
 	}
 	return rows
 }
