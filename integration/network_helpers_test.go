@@ -89,13 +89,9 @@ func netCheckNoNetworkLeaks(t *testing.T, env *harness.Env, bridge string, ports
 			t.Errorf("veths left on %s: %v", bridge, v)
 		}
 	}
-	files, _ := filepath.Glob(filepath.Join(env.Root, "networks", "*.json"))
-	for _, f := range files {
-		var n struct{ Leases map[string]json.RawMessage }
-		data, _ := os.ReadFile(f)
-		json.Unmarshal(data, &n)
-		if len(n.Leases) > 0 {
-			t.Errorf("leases left in %s: %s", filepath.Base(f), data)
+	for name, leases := range netLeases(t, env) {
+		if len(leases) > 0 {
+			t.Errorf("leases left on network %s: %v", name, leases)
 		}
 	}
 	table := harness.NftTable("ip", "berth")
@@ -107,6 +103,30 @@ func netCheckNoNetworkLeaks(t *testing.T, env *harness.Env, bridge string, ports
 	if entries, _ := os.ReadDir(filepath.Join(env.RunRoot, "netns")); len(entries) > 0 {
 		t.Errorf("netns files left: %d", len(entries))
 	}
+}
+
+// netLeases returns the container IDs holding an IP lease, by network, from env's lease files
+// (<runroot>/networks/<name>.json: container ID -> lease).
+func netLeases(t *testing.T, env *harness.Env) map[string][]string {
+	t.Helper()
+	out := map[string][]string{}
+	files, _ := filepath.Glob(filepath.Join(env.RunRoot, "networks", "*.json"))
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var leases map[string]json.RawMessage
+		if err := json.Unmarshal(data, &leases); err != nil {
+			t.Fatalf("lease file %s: %v\n%s", f, err, data)
+		}
+		name := strings.TrimSuffix(filepath.Base(f), ".json")
+		out[name] = []string{}
+		for id := range leases {
+			out[name] = append(out[name], id)
+		}
+	}
+	return out
 }
 
 // netIP returns the container's IP address as inspect's range template prints it.

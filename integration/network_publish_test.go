@@ -3,6 +3,8 @@ package integration
 import (
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -50,11 +52,22 @@ func TestNetworkPublishHTTP(t *testing.T) {
 
 	// A second container on the same port is refused; nothing of it keeps running.
 	r := env.Run(append([]string{"run", "-d", "--name", "web2", "-p", fmt.Sprintf("%d:80", port), img}, httpdCmd("no")...)...)
-	if r.Code != 125 || !strings.Contains(r.Stderr, fmt.Sprintf("Bind for 0.0.0.0:%d failed: port is already allocated", port)) {
+	if r.Code != 125 || !strings.Contains(r.Stderr, fmt.Sprintf("Bind for 0.0.0.0:%d failed: port is already allocated", port)) ||
+		strings.Contains(r.Stderr, "network: ") {
 		t.Errorf("second publish of %d: %s", port, r)
 	}
 	if out := env.MustRun("ps", "-q", "--filter", "name=web2"); strings.TrimSpace(out) != "" {
 		t.Errorf("web2 is running: %q", out)
+	}
+	// The failed start left nothing of its own: web's veth, lease and netns only.
+	if v := harness.VethsOf(t, netDefaultBridge(t, env)); len(v) != 1 {
+		t.Errorf("veths after a failed start: %v", v)
+	}
+	if l := netLeases(t, env)["bridge"]; len(l) != 1 {
+		t.Errorf("leases after a failed start: %v", l)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(env.RunRoot, "netns")); len(entries) != 1 {
+		t.Errorf("netns files after a failed start: %d", len(entries))
 	}
 	// A port held by another process is refused the same way.
 	l, err := net.Listen("tcp4", "0.0.0.0:0")
@@ -77,9 +90,15 @@ func TestNetworkPublishHTTP(t *testing.T) {
 	if out := env.MustRun("run", "--rm", img, "wget", "-qO-", fmt.Sprintf("http://%s:%d/", gw, port)); out != "hi\n" {
 		t.Errorf("hairpin wget = %q", out)
 	}
-	// --link on the default bridge.
+	// --link on the default bridge: the alias resolves, and Docker's link variables are set
+	// (the container's own -e wins over them).
 	if out := env.MustRun("run", "--rm", "--link", "web:site", img, "wget", "-qO-", "http://site/"); out != "hi\n" {
 		t.Errorf("wget through --link = %q", out)
+	}
+	out = env.MustRun("run", "--rm", "--name", "linker", "--link", "web:site", "-e", "SITE_PORT_80_TCP_PROTO=mine", img, "sh", "-c",
+		`echo "$SITE_PORT|$SITE_PORT_80_TCP|$SITE_PORT_80_TCP_ADDR|$SITE_PORT_80_TCP_PORT|$SITE_PORT_80_TCP_PROTO|$SITE_NAME"`)
+	if want := fmt.Sprintf("tcp://%s:80|tcp://%s:80|%s|80|mine|/linker/site\n", ip, ip, ip); out != want {
+		t.Errorf("--link variables = %q, want %q", out, want)
 	}
 
 	env.MustRun("rm", "-f", "web")
@@ -98,6 +117,12 @@ func TestNetworkPublishHTTP(t *testing.T) {
 func TestNetworkPublishErrors(t *testing.T) {
 	env := netEnv(t)
 	img := env.Pull("busybox")
+	// As docker0 exists from the daemon's start, the default bridge has its subnet before any
+	// container used it.
+	cfg := strings.TrimSpace(env.MustRun("network", "inspect", "-f", "{{range .IPAM.Config}}{{.Subnet}} {{.Gateway}}{{end}}", "bridge"))
+	if subnet, gw, _ := strings.Cut(cfg, " "); net.ParseIP(gw) == nil || !strings.Contains(subnet, "/") {
+		t.Errorf("network inspect bridge before first use: IPAM.Config %q", cfg)
+	}
 	for spec, want := range map[string]string{
 		"99999:80":    "invalid hostPort: 99999",
 		"80:99999":    "invalid containerPort: 99999",
