@@ -22,7 +22,9 @@ func writeEtcFiles(l Layout, rec *Record, st *State) error {
 	if hostname == "" {
 		hostname = rec.ID[:12]
 	}
-	if err := atomicfile.WriteFile(filepath.Join(dir, "hostname"), []byte(hostname+"\n"), 0o644); err != nil {
+	// These files are made again at every start: a temp file and a rename keep them whole for
+	// readers, and an fsync (milliseconds on the start path) would protect nothing.
+	if err := writeNoSync(filepath.Join(dir, "hostname"), []byte(hostname+"\n")); err != nil {
 		return err
 	}
 	mode := networkMode(rec)
@@ -53,11 +55,11 @@ func writeEtcFiles(l Layout, rec *Record, st *State) error {
 		if err := s.WriteHosts(hostsPath, rec.ID, h, gateway); err != nil {
 			return err
 		}
-	} else if err := atomicfile.WriteFile(hostsPath, h.Render(gateway), 0o644); err != nil {
+	} else if err := writeNoSync(hostsPath, h.Render(gateway)); err != nil {
 		return err
 	}
 	resolv := network.RenderResolvConf(network.HostResolvConf(), dns)
-	return atomicfile.WriteFile(filepath.Join(dir, "resolv.conf"), resolv, 0o644)
+	return writeNoSync(filepath.Join(dir, "resolv.conf"), resolv)
 }
 
 // hostsFor builds the static part of a container's hosts file: --add-host entries and its own

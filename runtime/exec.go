@@ -42,8 +42,12 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 	if err != nil {
 		return -1, err
 	}
+	// Docker's daemon names the container as it was asked for when paused, by ID when restarting.
 	if c.Status == StatusPaused {
-		return -1, errdefs.Conflict(fmt.Sprintf("container %s is paused, unpause the container before exec", c.ID))
+		return -1, errdefs.Conflict(fmt.Sprintf("Container %s is paused, unpause the container before exec", id))
+	}
+	if c.Status == StatusRestarting {
+		return -1, errdefs.Conflict(fmt.Sprintf("Container %s is restarting, wait until the container is running", c.ID))
 	}
 	if c.Status != StatusRunning || !Alive(c.Pid, c.PidStart) {
 		return -1, errdefs.Conflict(fmt.Sprintf("container %s is not running", c.ID))
@@ -105,6 +109,11 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 			p.Stdin = o.Stdin
 		}
 		p.Stdout, p.Stderr = o.Stdout, o.Stderr
+	}
+	// libcontainer passes GOMAXPROCS on to the exec's init, which pins itself to one P first
+	// thing: starting it with one spares it a resize (stop the world, free a P's caches).
+	if os.Getenv("GOMAXPROCS") == "" {
+		os.Setenv("GOMAXPROCS", "1")
 	}
 	runErr := lc.Run(p)
 	for _, f := range closeAfter {
