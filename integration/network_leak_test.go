@@ -2,6 +2,7 @@ package integration
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -52,4 +53,27 @@ func monitorOf(t *testing.T, pid int) int {
 	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
 	ppid, _ := strconv.Atoi(fields[1])
 	return ppid
+}
+
+// TestNetworkNoLeakAfterStop: a stopped container keeps nothing on the host (veth, netns, lease,
+// DNAT entry, bound port) while it still exists, and gets all of it back on start.
+func TestNetworkNoLeakAfterStop(t *testing.T) {
+	env := netEnv(t)
+	img := env.Pull("busybox")
+	port := netFreePort(t)
+	env.MustRun(append([]string{"run", "-d", "--name", "st", "-p", fmt.Sprintf("%d:80", port), img}, httpdCmd("up")...)...)
+	netWaitGet(t, fmt.Sprintf("http://127.0.0.1:%d/", port), "up\n")
+	bridge := netDefaultBridge(t, env)
+	env.MustRun("stop", "-t", "1", "st")
+	netCheckNoNetworkLeaks(t, env, bridge, port)
+	if l, err := net.Listen("tcp4", fmt.Sprintf("0.0.0.0:%d", port)); err != nil {
+		t.Errorf("port %d still held after stop: %v", port, err)
+	} else {
+		l.Close()
+	}
+	env.MustRun("start", "st")
+	netWaitGet(t, fmt.Sprintf("http://127.0.0.1:%d/", port), "up\n")
+	env.MustRun("rm", "-f", "st")
+	netCheckNoNetworkLeaks(t, env, bridge, port)
+	env.CheckNoLeaks()
 }
