@@ -142,3 +142,24 @@ func TestImageCLIErrors(t *testing.T) {
 		t.Errorf("history json: %v", js)
 	}
 }
+
+// TestCompletion checks `completion bash|zsh|fish` and that image commands complete the stored
+// images' names.
+func TestCompletion(t *testing.T) {
+	env := harness.New(t)
+	for shell, want := range map[string]string{"bash": "__start_berth", "zsh": "#compdef berth", "fish": "complete -c berth"} {
+		if out := env.MustRun("completion", shell); !strings.Contains(out, want) {
+			t.Errorf("completion %s lacks %q", shell, want)
+		}
+	}
+	bb := env.Pull("busybox")
+	for _, args := range [][]string{{"rmi", ""}, {"image", "rm", ""}, {"history", ""}, {"image", "inspect", ""}, {"tag", ""}, {"save", ""}} {
+		out := env.MustRun(append([]string{"__complete"}, args...)...)
+		if !strings.Contains(out, bb+"\n") {
+			t.Errorf("__complete %v does not offer %s:\n%s", args, bb, out)
+		}
+	}
+	if out := env.MustRun("__complete", "tag", bb, ""); strings.Contains(out, bb+"\n") {
+		t.Errorf("tag's target completes to existing images:\n%s", out)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/berth-project/berth/image"
 	"github.com/berth-project/berth/internal/errdefs"
@@ -45,6 +46,46 @@ func addImageCommands(root *cobra.Command, cli *CLI) {
 		newLoadCommand(cli),
 		newImportCommand(cli),
 	)
+	// Shell completion offers the stored images' names where a command takes images.
+	complete := completeImages(cli)
+	for _, c := range append(cmd.Commands(), root.Commands()...) {
+		switch c.Name() {
+		case "rm", "rmi", "inspect", "history", "save", "push":
+			if c.Parent() == cmd || c.Name() != "rm" && c.Name() != "inspect" {
+				c.ValidArgsFunction = complete
+			}
+		case "tag":
+			c.ValidArgsFunction = func(c *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+				if len(args) > 0 {
+					return nil, cobra.ShellCompDirectiveNoFileComp
+				}
+				return complete(c, args, toComplete)
+			}
+		}
+	}
+}
+
+// completeImages completes image references (repo:tag) from the store of --root.
+func completeImages(cli *CLI) cobra.CompletionFunc {
+	return func(c *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		store, err := openImages(cli)
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		imgs, err := store.List()
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		var out []string
+		for _, img := range imgs {
+			for _, t := range img.RepoTags {
+				if strings.HasPrefix(t, toComplete) {
+					out = append(out, t)
+				}
+			}
+		}
+		return out, cobra.ShellCompDirectiveNoFileComp
+	}
 }
 
 // openImages opens the image store of the CLI's --root.
