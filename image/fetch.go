@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sync"
 
 	"github.com/berth-project/berth/storage"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -58,87 +57,90 @@ func (s *Store) storeLayers(ctx context.Context, jobs []layerJob, p progress) er
 	return g.Wait()
 }
 
-// storeLayer reads the layer's blob once and tees it into WriteBlob (which verifies the blob
-// digest) and into the decompressor feeding ApplyLayer (which verifies the diff ID).
+// storeLayer reads the layer's blob once, in one goroutine: every chunk read from the registry
+// goes to the blob writer (which hashes it and verifies the blob digest at the end) and on to
+// the decompressor feeding ApplyLayer (which verifies the diff ID). No pipes, no hand-offs: a
+// chunk is hashed, written and unpacked while it is still in the CPU's cache.
 func (s *Store) storeLayer(ctx context.Context, j layerJob, p progress) error {
 	body, err := j.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer body.Close()
+	bw, err := s.storage.NewBlobWriter(j.blob)
+	if err != nil {
+		return fmt.Errorf("layer %s: %w", j.blob, err)
+	}
+	defer bw.Close()
+	src := &blobTee{r: body, w: bw, p: p, index: j.index}
 
-	blobR, blobW := io.Pipe()
-	tarR, tarW := io.Pipe()
-	var wg sync.WaitGroup
-	var blobErr, applyErr error
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		if s.storage.HasBlob(j.blob) {
-			_, blobErr = io.Copy(io.Discard, blobR)
-			return
-		}
-		if _, blobErr = s.storage.WriteBlob(j.blob, blobR); blobErr != nil {
-			blobR.CloseWithError(blobErr)
-			return
-		}
-		_, blobErr = io.Copy(io.Discard, blobR)
-	}()
-	go func() {
-		defer wg.Done()
-		if s.storage.HasLayer(j.chain) {
-			_, applyErr = io.Copy(io.Discard, tarR)
-			return
-		}
-		dr, err := storage.Decompress(tarR)
+	var applyErr error
+	if !s.storage.HasLayer(j.chain) {
+		dr, err := storage.Decompress(src)
 		if err == nil {
 			_, err = s.storage.ApplyLayer(j.parent, j.diffID, dr)
 			dr.Close()
 		}
-		if err != nil {
-			applyErr = err
-			tarR.CloseWithError(err)
-			return
-		}
-		p.update(j.index, stageExtracted, 0)
-		_, applyErr = io.Copy(io.Discard, tarR)
-	}()
-
-	w := &progressWriter{w: io.MultiWriter(blobW, tarW), p: p, index: j.index}
-	_, copyErr := io.CopyBuffer(w, body, make([]byte, 256<<10))
-	if copyErr != nil {
-		copyErr = fmt.Errorf("download %s: %w", j.blob, copyErr)
-	} else {
-		p.update(j.index, stageDownloaded, 0)
+		applyErr = err
 	}
-	blobW.CloseWithError(copyErr)
-	tarW.CloseWithError(copyErr)
-	wg.Wait()
+	// The rest of the blob (the compressor's trailer, or all of it when the layer was already
+	// unpacked, or what follows a broken tar, so that a corrupt blob is reported as such).
+	if !(applyErr != nil && bw.Stored()) {
+		_, _ = io.CopyBuffer(io.Discard, src, make([]byte, 64<<10))
+	}
+	if src.err != nil {
+		return fmt.Errorf("download %s: %w", j.blob, src.err)
+	}
+	p.update(j.index, stageDownloaded, 0)
+	if err := bw.Check(); err != nil {
+		if errors.Is(err, storage.ErrDigestMismatch) {
+			return fmt.Errorf("filesystem layer verification failed for digest %s: %w", j.blob, err)
+		}
+		return fmt.Errorf("layer %s: %w", j.blob, err)
+	}
 	switch {
-	case errors.Is(blobErr, storage.ErrDigestMismatch):
-		return fmt.Errorf("filesystem layer verification failed for digest %s: %w", j.blob, blobErr)
-	case blobErr != nil:
-		return fmt.Errorf("layer %s: %w", j.blob, blobErr)
 	case errors.Is(applyErr, storage.ErrDigestMismatch):
 		return fmt.Errorf("layer %s: content does not match diff ID %s: %w", j.blob, j.diffID, applyErr)
 	case applyErr != nil:
 		return fmt.Errorf("layer %s: %w", j.blob, applyErr)
-	case copyErr != nil:
-		return copyErr
+	}
+	p.update(j.index, stageExtracted, 0)
+	if _, err := bw.Commit(); err != nil {
+		return fmt.Errorf("layer %s: %w", j.blob, err)
 	}
 	p.update(j.index, stageComplete, 0)
 	return nil
 }
 
-type progressWriter struct {
-	w     io.Writer
+// maxBlobRead bounds one read of a blob (and so one write of it to the store): big writes make
+// the kernel fill the page cache with large folios, which costs more than many 256 KiB writes.
+const maxBlobRead = 256 << 10
+
+// blobTee reads a blob from the registry, handing every chunk read to the blob writer and
+// counting it as progress. A read error (other than EOF) is kept in err; a write error of the
+// blob writer ends the stream with that error.
+type blobTee struct {
+	r     io.Reader
+	w     *storage.BlobWriter
 	p     progress
 	index int
+	err   error // the download's read error
 }
 
-func (pw *progressWriter) Write(b []byte) (int, error) {
-	n, err := pw.w.Write(b)
-	pw.p.update(pw.index, stageDownloading, int64(n))
+func (t *blobTee) Read(b []byte) (int, error) {
+	if len(b) > maxBlobRead {
+		b = b[:maxBlobRead]
+	}
+	n, err := t.r.Read(b)
+	if n > 0 {
+		if _, werr := t.w.Write(b[:n]); werr != nil {
+			return 0, werr
+		}
+		t.p.update(t.index, stageDownloading, int64(n))
+	}
+	if err != nil && err != io.EOF && t.err == nil {
+		t.err = err
+	}
 	return n, err
 }
 

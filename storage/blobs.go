@@ -130,19 +130,64 @@ func (s *Store) BlobSize(h v1.Hash) (int64, error) {
 // ErrDigestMismatch) for the former). If the blob is already stored (perhaps written meanwhile by
 // another process) r is not read and the stored size is returned.
 func (s *Store) WriteBlob(h v1.Hash, r io.Reader) (int64, error) {
-	if err := checkHash(h); err != nil {
+	w, err := s.NewBlobWriter(h)
+	if err != nil {
 		return 0, err
 	}
+	defer w.Close()
+	if w.Stored() {
+		return w.Commit()
+	}
+	if _, err := io.CopyBuffer(writerOnly{w}, r, make([]byte, 1<<20)); err != nil {
+		if w.err != nil {
+			return 0, w.err
+		}
+		return 0, fmt.Errorf("write blob %s: %w", h, err)
+	}
+	return w.Commit()
+}
+
+// BlobWriter stores a blob whose content is pushed to it (Write) rather than pulled from a
+// reader, so that one pass over a download can feed it and a decompressor alike. Content is
+// hashed while it streams into a temporary file; Commit verifies the digest, syncs and renames
+// the file into place. Close without a successful Commit removes the temporary file. While the
+// writer is open it holds the blob's lock: another writer of the same blob waits, then finds it
+// stored.
+type BlobWriter struct {
+	s      *Store
+	h      v1.Hash
+	lk     *lock.Lock
+	f      *os.File // nil when the blob was already stored
+	tmp    string
+	ew     earlyWriter
+	d      hash.Hash
+	n      int64
+	stored int64 // size of the already stored blob
+	err    error // first write error
+	done   bool
+}
+
+// NewBlobWriter starts storing the blob with digest h. When the blob is already stored, the
+// writer discards what it is given (Stored reports it) and Commit returns the stored size.
+func (s *Store) NewBlobWriter(h v1.Hash) (*BlobWriter, error) {
+	if err := checkHash(h); err != nil {
+		return nil, err
+	}
+	w := &BlobWriter{s: s, h: h}
 	if n, err := s.BlobSize(h); err == nil {
-		return n, nil
+		w.stored = n
+		return w, nil
 	}
 	l, err := lock.Acquire(filepath.Join(s.lockDir("blobs"), h.Hex))
 	if err != nil {
-		return 0, fmt.Errorf("write blob %s: %w", h, err)
+		return nil, fmt.Errorf("write blob %s: %w", h, err)
 	}
-	defer l.Release()
+	w.lk = l
 	if n, err := s.BlobSize(h); err == nil {
-		return n, nil
+		w.stored = n
+		l.Release()
+		w.lk = nil
+		return w, nil
 	}
 	// Whoever wrote these temporaries held the lock we now hold: they are leftovers of a crash.
 	if stale, _ := filepath.Glob(filepath.Join(s.blobTmpDir(), h.Hex+"-*")); len(stale) > 0 {
@@ -152,40 +197,130 @@ func (s *Store) WriteBlob(h v1.Hash, r io.Reader) (int64, error) {
 	}
 	f, err := os.CreateTemp(s.blobTmpDir(), h.Hex+"-*")
 	if err != nil {
-		return 0, fmt.Errorf("write blob %s: %w", h, err)
+		l.Release()
+		return nil, fmt.Errorf("write blob %s: %w", h, err)
 	}
-	tmp := f.Name()
-	fail := func(err error) (int64, error) {
-		f.Close()
-		os.Remove(tmp)
-		return 0, fmt.Errorf("write blob %s: %w", h, err)
+	w.f, w.tmp = f, f.Name()
+	w.ew = earlyWriter{f: f, enabled: !s.NoSync}
+	w.d = sha256.New()
+	return w, nil
+}
+
+// Stored reports whether the blob was already in the store when the writer was made: what is
+// written is then discarded.
+func (w *BlobWriter) Stored() bool { return w.f == nil && w.lk == nil && !w.done }
+
+// Write hashes p and appends it to the temporary file. After a write error every later Write
+// and Commit fail with it.
+func (w *BlobWriter) Write(p []byte) (int, error) {
+	if w.f == nil {
+		if w.done {
+			return 0, fmt.Errorf("write blob %s: writer closed", w.h)
+		}
+		return len(p), nil
 	}
-	d := sha256.New()
-	buf := make([]byte, 1<<20)
-	n, err := io.CopyBuffer(io.MultiWriter(&earlyWriter{f: f, enabled: !s.NoSync}, d), r, buf)
+	if w.err != nil {
+		return 0, w.err
+	}
+	w.d.Write(p)
+	n, err := w.ew.Write(p)
+	w.n += int64(n)
 	if err != nil {
-		return fail(err)
+		w.err = fmt.Errorf("write blob %s: %w", w.h, err)
+		return n, w.err
 	}
-	if got := hexSum(d); got != h.Hex {
+	return n, nil
+}
+
+// Check reports whether what was written so far is the complete blob: the first write error,
+// or an error wrapping ErrDigestMismatch when it does not hash to the blob's digest. It stores
+// nothing; a blob that was already stored checks out.
+func (w *BlobWriter) Check() error {
+	if w.f == nil {
+		if w.done {
+			return fmt.Errorf("write blob %s: writer closed", w.h)
+		}
+		return nil
+	}
+	if w.err != nil {
+		return w.err
+	}
+	if got := hexSum(w.d); got != w.h.Hex {
+		return fmt.Errorf("write blob %s: %w: content has sha256:%s", w.h, ErrDigestMismatch, got)
+	}
+	return nil
+}
+
+// Commit verifies that what was written hashes to the blob's digest, makes it durable and
+// renames it into place, returning its size (errors.Is(err, ErrDigestMismatch) on a wrong
+// digest, and nothing is stored). It releases the blob's lock; Close afterwards is a no-op.
+func (w *BlobWriter) Commit() (int64, error) {
+	if w.f == nil {
+		if w.done {
+			return 0, fmt.Errorf("write blob %s: writer closed", w.h)
+		}
+		w.done = true
+		return w.stored, nil
+	}
+	f, tmp := w.f, w.tmp
+	fail := func(err error) (int64, error) {
+		w.abort()
+		return 0, fmt.Errorf("write blob %s: %w", w.h, err)
+	}
+	if w.err != nil {
+		w.abort()
+		return 0, w.err
+	}
+	if got := hexSum(w.d); got != w.h.Hex {
 		return fail(fmt.Errorf("%w: content has sha256:%s", ErrDigestMismatch, got))
 	}
 	if err := f.Chmod(0o644); err != nil {
 		return fail(err)
 	}
-	if !s.NoSync {
+	if !w.s.NoSync {
 		if err := f.Sync(); err != nil {
 			return fail(err)
 		}
 	}
+	w.f = nil
 	if err := f.Close(); err != nil {
 		os.Remove(tmp)
-		return 0, fmt.Errorf("write blob %s: %w", h, err)
+		w.release()
+		return 0, fmt.Errorf("write blob %s: %w", w.h, err)
 	}
-	if err := os.Rename(tmp, s.BlobPath(h)); err != nil {
+	if err := os.Rename(tmp, w.s.BlobPath(w.h)); err != nil {
 		os.Remove(tmp)
-		return 0, fmt.Errorf("write blob %s: %w", h, err)
+		w.release()
+		return 0, fmt.Errorf("write blob %s: %w", w.h, err)
 	}
-	return n, nil
+	w.release()
+	return w.n, nil
+}
+
+// Close abandons an uncommitted blob: its temporary file is removed and its lock released.
+func (w *BlobWriter) Close() error {
+	if w.f != nil {
+		w.abort()
+	}
+	w.release()
+	return nil
+}
+
+func (w *BlobWriter) abort() {
+	if w.f != nil {
+		w.f.Close()
+		os.Remove(w.tmp)
+		w.f = nil
+	}
+	w.release()
+}
+
+func (w *BlobWriter) release() {
+	w.done = true
+	if w.lk != nil {
+		w.lk.Release()
+		w.lk = nil
+	}
 }
 
 func hexSum(d hash.Hash) string { return hex.EncodeToString(d.Sum(nil)) }

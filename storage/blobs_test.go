@@ -143,3 +143,82 @@ func TestWriteBlobConcurrent(t *testing.T) {
 		t.Fatalf("temporaries left: %v", left)
 	}
 }
+
+func TestBlobWriter(t *testing.T) {
+	content := bytes.Repeat([]byte("pushed content "), 1000)
+	h := digestOf(content)
+	tests := []struct {
+		name     string
+		chunks   [][]byte
+		commit   bool // Commit (else Close only)
+		wantErr  error
+		wantBlob bool
+	}{
+		{"whole", [][]byte{content}, true, nil, true},
+		{"in pieces", [][]byte{content[:1], content[1:4000], content[4000:]}, true, nil, true},
+		{"short", [][]byte{content[:100]}, true, ErrDigestMismatch, false},
+		{"too long", [][]byte{content, []byte("x")}, true, ErrDigestMismatch, false},
+		{"abandoned", [][]byte{content}, false, nil, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := Open(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			w, err := s.NewBlobWriter(h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if w.Stored() {
+				t.Fatal("Stored() on an empty store")
+			}
+			for _, c := range tc.chunks {
+				if n, err := w.Write(c); err != nil || n != len(c) {
+					t.Fatalf("Write = %d, %v", n, err)
+				}
+			}
+			if s.HasBlob(h) {
+				t.Fatal("blob visible before Commit")
+			}
+			if tc.commit {
+				if cerr := w.Check(); !errors.Is(cerr, tc.wantErr) || (tc.wantErr == nil) != (cerr == nil) {
+					t.Fatalf("Check = %v, want %v", cerr, tc.wantErr)
+				}
+				n, err := w.Commit()
+				if tc.wantErr != nil {
+					if !errors.Is(err, tc.wantErr) {
+						t.Fatalf("Commit = %d, %v, want %v", n, err, tc.wantErr)
+					}
+				} else if err != nil || n != int64(len(content)) {
+					t.Fatalf("Commit = %d, %v", n, err)
+				}
+			}
+			w.Close()
+			if s.HasBlob(h) != tc.wantBlob {
+				t.Fatalf("HasBlob = %v, want %v", !tc.wantBlob, tc.wantBlob)
+			}
+			if left, _ := os.ReadDir(filepath.Join(s.Root(), "blobs", "tmp")); len(left) != 0 {
+				t.Fatalf("temporaries left: %v", left)
+			}
+			// The lock is released: a new writer does not wait.
+			w2, err := s.NewBlobWriter(h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if w2.Stored() != tc.wantBlob {
+				t.Fatalf("second writer Stored() = %v", w2.Stored())
+			}
+			if tc.wantBlob {
+				// Already stored: writes are discarded and Commit reports the stored size.
+				if _, err := w2.Write([]byte("ignored")); err != nil {
+					t.Fatal(err)
+				}
+				if n, err := w2.Commit(); err != nil || n != int64(len(content)) {
+					t.Fatalf("Commit of a stored blob = %d, %v", n, err)
+				}
+			}
+			w2.Close()
+		})
+	}
+}
