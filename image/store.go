@@ -369,7 +369,7 @@ type MovedTag struct {
 // removed a shared layer since it was applied) and returns errLayerGone when one is not.
 // It reports whether the first tag (or, without tags, the first digest) already named the image.
 func (s *Store) commit(c *commitSpec) (upToDate bool, err error) {
-	err = s.update(func(ix *index) error {
+	err = s.updateThen(func(ix *index) error {
 		cfg, err := v1.NewHash(c.ID)
 		if err != nil {
 			return err
@@ -430,8 +430,27 @@ func (s *Store) commit(c *commitSpec) (upToDate bool, err error) {
 			}
 		}
 		return nil
-	})
+	}, func(ix *index) error { return s.dropStrayManifest(ix, c.Manifest) })
 	return upToDate, err
+}
+
+// dropStrayManifest deletes the stored manifest blob m when no image records it: an image
+// already stored from another manifest (the same config pulled as Docker v2 and as OCI)
+// keeps its first one, and nothing would ever delete the second.
+func (s *Store) dropStrayManifest(ix *index, m string) error {
+	if m == "" {
+		return nil
+	}
+	for _, r := range ix.Images {
+		if r.Manifest == m {
+			return nil
+		}
+	}
+	h, err := v1.NewHash(m)
+	if err != nil {
+		return nil
+	}
+	return s.storage.DeleteBlob(h)
 }
 
 var errLayerGone = errors.New("a layer was removed while the image was stored")

@@ -163,3 +163,25 @@ func TestCompletion(t *testing.T) {
 		t.Errorf("tag's target completes to existing images:\n%s", out)
 	}
 }
+
+// TestImageTwoManifestsOneImage pulls the same image as Docker v2 and as OCI (one config, two
+// manifests): one image with both tags, and removing it leaves no blob behind.
+func TestImageTwoManifestsOneImage(t *testing.T) {
+	env := harness.New(t)
+	a := env.Pull("layered")
+	b := env.Pull("layered-oci")
+	if ids := imageIDs(t, env); len(ids) != 1 {
+		t.Fatalf("one config, %d images: %v", len(ids), ids)
+	}
+	env.MustRun("rmi", a, b)
+	if ids := imageIDs(t, env); len(ids) != 0 {
+		t.Errorf("images left: %v", ids)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(env.Root, "blobs", "sha256")); len(ents) != 0 {
+		var names []string
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		t.Errorf("blobs left after removing the image: %v", names)
+	}
+}
