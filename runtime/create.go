@@ -52,6 +52,9 @@ func (r *Runtime) Create(opts CreateOptions) (*Container, error) {
 	if opts.Name != "" && !validName(strings.TrimPrefix(opts.Name, "/")) {
 		return nil, errdefs.Invalid(fmt.Sprintf("Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", opts.Name))
 	}
+	if err := r.validateNetworking(cfg, hc); err != nil { // before the image's EXPOSE is merged in
+		return nil, err
+	}
 	imageVolumes, err := mergeImageConfig(cfg, opts.ImageConfig)
 	if err != nil {
 		return nil, err
@@ -365,6 +368,9 @@ func validateHostConfig(hc *container.HostConfig) error {
 	}
 	if hc.NanoCPUs > 0 && hc.CPUPeriod > 0 {
 		return errdefs.Invalid("Conflicting options: Nano CPUs and CPU Period cannot both be set")
+	}
+	if err := validateCPUs(hc); err != nil {
+		return err
 	}
 	if rp := hc.RestartPolicy; rp.MaximumRetryCount < 0 {
 		return errdefs.Invalid("invalid restart policy: maximum retry count cannot be negative")
