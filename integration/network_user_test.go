@@ -132,3 +132,39 @@ func TestNetworkModes(t *testing.T) {
 	netCheckNoNetworkLeaks(t, env, netDefaultBridge(t, env))
 	env.CheckNoLeaks()
 }
+
+// TestNetworkModeConflicts: what Docker's daemon refuses for a network mode, and a --link to a
+// missing container, fail at create with its words and exit 125, leaving no container.
+func TestNetworkModeConflicts(t *testing.T) {
+	env := netEnv(t)
+	img := env.Pull("busybox")
+	env.MustRun("run", "-d", "--name", "base", img, "sleep", "300")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--network", "container:base", "-p", "8080:80"}, "conflicting options: port publishing and the container type network mode"},
+		{[]string{"--network", "container:base", "-P"}, "conflicting options: port publishing and the container type network mode"},
+		{[]string{"--network", "container:base", "--expose", "80"}, "conflicting options: port exposing and the container type network mode"},
+		{[]string{"--network", "container:base", "-h", "x"}, "conflicting options: hostname and the network mode"},
+		{[]string{"--network", "container:base", "--dns", "1.1.1.1"}, "conflicting options: dns and the network mode"},
+		{[]string{"--network", "container:base", "--add-host", "a:1.2.3.4"}, "conflicting options: custom host-to-IP mapping and the network mode"},
+		{[]string{"--network", "container:base", "--link", "base:b"}, "conflicting options: container type network can't be used with links"},
+		{[]string{"--network", "host", "--mac-address", "02:42:ac:11:00:09"}, "conflicting options: mac-address and the network mode"},
+		{[]string{"--network", "host", "--link", "base:b"}, "conflicting options: host type networking can't be used with links"},
+		{[]string{"--link", "nosuch:x"}, "could not get container for nosuch: No such container: nosuch"},
+	} {
+		r := env.Run(append(append([]string{"run", "--name", "bad"}, tc.args...), img, "true")...)
+		if r.Code != 125 || !strings.Contains(r.Stderr, tc.want) {
+			t.Errorf("run %v: %s\nwant %q", tc.args, r, tc.want)
+		}
+	}
+	if out := env.MustRun("ps", "-aq", "--filter", "name=bad"); strings.TrimSpace(out) != "" {
+		t.Errorf("refused runs left containers: %q", out)
+	}
+	// The image's EXPOSE is no conflict (only the request's --expose is).
+	env.MustRun("run", "--rm", "--network", "container:base", env.Pull("layered"), "true")
+	env.MustRun("rm", "-f", "base")
+	netCheckNoNetworkLeaks(t, env, netDefaultBridge(t, env))
+	env.CheckNoLeaks()
+}

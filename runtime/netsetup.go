@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/berth-project/berth/internal/errdefs"
 	"github.com/berth-project/berth/internal/ids"
 	"github.com/berth-project/berth/network"
 	"github.com/docker/docker/api/types/container"
@@ -280,6 +281,45 @@ func teardownNetwork(l Layout, rec *Record, st *State) error {
 	st.Ports = nil
 	st.SandboxKey = ""
 	return errors.Join(errs...)
+}
+
+// validateNetworking rejects at create what Docker's daemon rejects for the network mode (in
+// its words) and --link targets that do not exist. cfg is the request's, before the image's
+// configuration is merged in.
+func (r *Runtime) validateNetworking(cfg *container.Config, hc *container.HostConfig) error {
+	mode := hc.NetworkMode
+	if mode.IsContainer() {
+		switch {
+		case cfg.Hostname != "":
+			return errdefs.Invalid("conflicting options: hostname and the network mode")
+		case len(hc.Links) > 0:
+			return errdefs.Invalid("conflicting options: container type network can't be used with links. This would result in undefined behavior")
+		case len(hc.DNS) > 0:
+			return errdefs.Invalid("conflicting options: dns and the network mode")
+		case len(hc.ExtraHosts) > 0:
+			return errdefs.Invalid("conflicting options: custom host-to-IP mapping and the network mode")
+		case len(hc.PortBindings) > 0 || hc.PublishAllPorts:
+			return errdefs.Invalid("conflicting options: port publishing and the container type network mode")
+		case len(cfg.ExposedPorts) > 0:
+			return errdefs.Invalid("conflicting options: port exposing and the container type network mode")
+		}
+	}
+	if (mode.IsContainer() || mode.IsHost()) && cfg.MacAddress != "" { //nolint:staticcheck // still set by the CLI
+		return errdefs.Invalid("conflicting options: mac-address and the network mode")
+	}
+	if mode.IsHost() && len(hc.Links) > 0 {
+		return errdefs.Invalid("conflicting options: host type networking can't be used with links. This would result in undefined behavior")
+	}
+	for _, l := range parseLinks(hc.Links) {
+		name, _, _ := strings.Cut(l, ":")
+		if _, err := r.Get(name); err != nil {
+			if errors.Is(err, errdefs.ErrNotFound) {
+				return errdefs.Invalid(fmt.Sprintf("could not get container for %s: %v", name, err))
+			}
+			return fmt.Errorf("could not get container for %s: %w", name, err)
+		}
+	}
+	return nil
 }
 
 // hostConfigDNS returns the DNS settings of hc.
