@@ -136,6 +136,18 @@ func TestImageCLIErrors(t *testing.T) {
 		t.Errorf("pull of an upper-case name: %s", res)
 	}
 
+	// Files docker/cli opens itself: the OS error alone.
+	for args, want := range map[string]string{
+		"load -i /nonexistent.tar":                 "open /nonexistent.tar: no such file or directory",
+		"import /nonexistent.tar":                  "open /nonexistent.tar: no such file or directory",
+		"save -o /nonexistent/x.tar " + bb:         `failed to save image: invalid output path: directory "/nonexistent" does not exist`,
+		"import http://127.0.0.1:1/rootfs.tar x:1": `Error response from daemon: Get "http://127.0.0.1:1/rootfs.tar": dial tcp 127.0.0.1:1: connect: connection refused`,
+	} {
+		if res := env.MustFail(strings.Fields(args)...); strings.TrimSpace(res.Stderr) != want {
+			t.Errorf("%s: want %q: %s", args, want, res)
+		}
+	}
+
 	// history --format json has docker/cli's (alphabetical) keys.
 	js := lines(env.MustRun("history", "--format", "json", bb))
 	if len(js) == 0 || !strings.HasPrefix(js[0], `{"Comment":"","CreatedAt":"`) || !regexp.MustCompile(`"CreatedSince":"[^"]+","ID":"[0-9a-f]{12}","Size":"[^"]+"}$`).MatchString(js[0]) {

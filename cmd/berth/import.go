@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"os/signal"
@@ -40,6 +42,11 @@ func newImportCommand(cli *CLI) *cobra.Command {
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			in, err := openImportSource(ctx, cli, src)
+			var pe *fs.PathError
+			if errors.As(err, &pe) {
+				// docker/cli opens a file source itself.
+				return reportStatus(cli, 1, err.Error())
+			}
 			if err != nil {
 				return imageError(cli, err)
 			}
@@ -86,7 +93,7 @@ func openImportSource(ctx context.Context, cli *CLI, src string) (io.ReadCloser,
 	}
 	f, err := os.Open(src)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", src, err)
+		return nil, err
 	}
 	return f, nil
 }

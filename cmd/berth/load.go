@@ -25,7 +25,8 @@ func newLoadCommand(cli *CLI) *cobra.Command {
 			if opts.input != "" {
 				f, err := os.Open(opts.input)
 				if err != nil {
-					return imageError(cli, err)
+					// docker/cli opens the file itself.
+					return reportStatus(cli, 1, err.Error())
 				}
 				defer f.Close()
 				in = f

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -23,8 +24,7 @@ func newSaveCommand(cli *CLI) *cobra.Command {
 			}
 			if output == "" {
 				if isTerminal(cli.Out) {
-					fmt.Fprintln(cli.Err, "Error: cowardly refusing to save to a terminal. Use the -o flag or redirect")
-					return errImageReported
+					return reportStatus(cli, 1, "cowardly refusing to save to a terminal. Use the -o flag or redirect")
 				}
 				bw := bufio.NewWriterSize(cli.Out, 1<<20)
 				if err := store.Save(args, bw); err != nil {
@@ -32,11 +32,13 @@ func newSaveCommand(cli *CLI) *cobra.Command {
 				}
 				return imageError(cli, bw.Flush())
 			}
+			if err := validateOutputPath(output); err != nil {
+				return reportStatus(cli, 1, "failed to save image: "+err.Error())
+			}
 			// Write next to the target and rename, so a failed save leaves no partial archive.
 			tmp, err := os.CreateTemp(filepath.Dir(output), "."+filepath.Base(output)+".tmp*")
 			if err != nil {
-				fmt.Fprintf(cli.Err, "Error: failed to save image: invalid output path: %v\n", err)
-				return errImageReported
+				return reportStatus(cli, 1, "failed to save image: "+err.Error())
 			}
 			err = saveTo(tmp, func(w io.Writer) error { return store.Save(args, w) })
 			if err == nil {
@@ -51,6 +53,26 @@ func newSaveCommand(cli *CLI) *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "", "Write to a file, instead of STDOUT")
 	return cmd
+}
+
+// validateOutputPath checks -o as docker/cli does: its folder must exist, and an existing path
+// must be a regular file.
+func validateOutputPath(path string) error {
+	dir := filepath.Dir(filepath.Clean(path))
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("invalid output path: directory %q does not exist", dir)
+	}
+	fi, err := os.Stat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("invalid output path: %q must be a regular file", path)
+	}
+	return nil
 }
 
 func saveTo(f *os.File, write func(io.Writer) error) error {
