@@ -118,6 +118,11 @@ func TestNetworkModes(t *testing.T) {
 	if out := env.MustRun("run", "--rm", "--network", "container:base", img, "ip", "-o", "-4", "addr", "show", "eth0"); !strings.Contains(out, baseIP+"/") {
 		t.Errorf("container:base eth0: %q (base has %s)", out, baseIP)
 	}
+	// It also takes base's hostname, as Docker does.
+	baseHost := strings.TrimSpace(env.MustRun("inspect", "-f", "{{.Config.Hostname}}", "base"))
+	if out := env.MustRun("run", "--rm", "--network", "container:base", img, "sh", "-c", "hostname; echo $HOSTNAME"); out != baseHost+"\n"+baseHost+"\n" {
+		t.Errorf("container:base hostname: %q, want base's %q", out, baseHost)
+	}
 	out := env.MustRun("run", "--rm", "--hostname", "box", "--add-host", "db:10.1.2.3", "--dns", "9.9.9.9", "--dns-search", "example.org",
 		img, "sh", "-c", "cat /etc/hosts /etc/resolv.conf; hostname")
 	for _, want := range []string{"10.1.2.3\tdb", "\tbox\n", "nameserver 9.9.9.9", "search example.org", "\nbox\n"} {

@@ -255,6 +255,10 @@ func joinContainerNetwork(l Layout, rec *Record, st *State, other string) (netSe
 		ns.NsPath = fmt.Sprintf("/proc/%d/ns/net", c.State.Pid)
 	}
 	st.SandboxKey = ns.NsPath
+	if c.Config != nil && rec.Config != nil {
+		// As Docker: the container takes the other one's hostname (uname and $HOSTNAME).
+		rec.Config.Hostname, rec.Config.Domainname = c.Config.Hostname, c.Config.Domainname
+	}
 	if err := copyEtcFiles(l, c.ID, rec.ID); err != nil {
 		return netSetup{}, err
 	}
