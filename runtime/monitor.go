@@ -123,7 +123,10 @@ func MonitorMain(args []string) int {
 	syncPipe.Close()
 	syncPipe = nil
 	// Building the spec and starting the container needed far more than waiting does.
-	shrinkMonitor()
+	trace.Mark("start reported")
+	// Not now: a short-lived process (run --rm ... true) has exited by the time a collection
+	// finishes, and its exit would wait for it.
+	time.AfterFunc(shrinkDelay, shrinkMonitor)
 	m.watchSignals()
 	m.loop()
 	return 0
@@ -200,10 +203,12 @@ func (m *monitor) start(st *State, hello attachHello) (int, error) {
 			return 125, err
 		}
 	}
+	trace.Mark("rootfs mounted")
 	ns, err := setupNetwork(l, rec, st)
 	if err != nil {
 		return 125, err // Docker's own words ("Bind for 0.0.0.0:3344 failed: port is already allocated")
 	}
+	trace.Mark("network set up")
 	extra, err := specMounts(l, rec, rootfs)
 	if err != nil {
 		return 125, err
@@ -216,6 +221,7 @@ func (m *monitor) start(st *State, hello attachHello) (int, error) {
 	if rec.HostConfig.Init != nil && *rec.HostConfig.Init {
 		initBin, _ = os.Readlink("/proc/self/exe")
 	}
+	trace.Mark("mounts and user resolved")
 	spec, err := buildSpec(rec, specInput{Rootfs: rootfs, Net: ns, User: u, Mounts: extra, Dir: dir, InitBinary: initBin})
 	if err != nil {
 		return 125, err
@@ -224,8 +230,10 @@ func (m *monitor) start(st *State, hello attachHello) (int, error) {
 	if err != nil {
 		return 125, err
 	}
+	trace.Mark("libcontainer config built")
 	precompileSeccomp(l, cfg.Seccomp)
 	destroyLibcontainer(l, m.id)
+	trace.Mark("seccomp compiled")
 	lc, err := libcontainer.Create(l.RuntimeDir(), m.id, cfg)
 	if err != nil {
 		return 125, fmt.Errorf("create container: %w", err)
@@ -429,6 +437,7 @@ func (m *monitor) loop() {
 		st.Pid, st.PidStart = 0, 0
 		if !restart {
 			m.cleanup(st)
+			trace.Mark("cleaned up")
 			st.Status = StatusExited
 			st.MonitorPid, st.MonitorStart = 0, 0
 			if !m.rec.HostConfig.AutoRemove {

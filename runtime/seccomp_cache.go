@@ -35,7 +35,7 @@ func precompileSeccomp(l Layout, sc *configs.Seccomp) {
 	if data, err := os.ReadFile(path); err == nil {
 		var c configs.CompiledSeccomp
 		if json.Unmarshal(data, &c) == nil && len(c.Program) > 0 && len(c.Program)%8 == 0 {
-			sc.Compiled = &c
+			setCompiled(sc, &c)
 			return
 		}
 	}
@@ -43,10 +43,18 @@ func precompileSeccomp(l Layout, sc *configs.Seccomp) {
 	if err != nil {
 		return
 	}
-	sc.Compiled = c
+	setCompiled(sc, c)
 	if data, err := json.Marshal(c); err == nil && os.MkdirAll(l.seccompCacheDir(), 0o700) == nil {
 		atomicfile.WriteFile(path, data, 0o600)
 	}
+}
+
+// setCompiled hands c to libcontainer in place of the rule list: the init decodes its whole
+// configuration from JSON (and exec reads it back from libcontainer's state), and the ~400 rules
+// of Docker's profile are most of it. Only InitSeccomp reads them, and it loads Compiled instead.
+func setCompiled(sc *configs.Seccomp, c *configs.CompiledSeccomp) {
+	sc.Compiled = c
+	sc.Syscalls = nil
 }
 
 // seccompKey names a compiled filter: the configuration, libseccomp's version, the kernel's

@@ -50,7 +50,13 @@ func TestPrecompileSeccomp(t *testing.T) {
 				t.Fatalf("compiled = %v, want %v", got, tc.want)
 			}
 			if !tc.want {
+				if len(sc.Syscalls) == 0 {
+					t.Fatalf("rules dropped from a filter left to the init")
+				}
 				return
+			}
+			if sc.Syscalls != nil {
+				t.Fatalf("rules still handed to libcontainer beside the compiled filter")
 			}
 			if n := len(sc.Compiled.Program); n == 0 || n%8 != 0 {
 				t.Fatalf("program of %d bytes", n)
