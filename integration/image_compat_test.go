@@ -136,6 +136,14 @@ func TestImageCLIErrors(t *testing.T) {
 		t.Errorf("pull of an upper-case name: %s", res)
 	}
 
+	// A filter without "=" is a flag error (exit 125), as docker/cli's filter option makes it.
+	for _, args := range [][]string{{"images", "-f", "bad"}, {"image", "prune", "-f", "--filter", "bad"}} {
+		res := env.MustFail(args...)
+		if res.Code != 125 || !strings.Contains(res.Stderr, `invalid argument "bad" for "`) || !strings.Contains(res.Stderr, "bad format of filter (expected name=value)") {
+			t.Errorf("%v: %s", args, res)
+		}
+	}
+
 	// Files docker/cli opens itself: the OS error alone.
 	for args, want := range map[string]string{
 		"load -i /nonexistent.tar":                 "open /nonexistent.tar: no such file or directory",

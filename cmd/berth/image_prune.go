@@ -62,6 +62,6 @@ func newImagePruneCommand(cli *CLI) *cobra.Command {
 	fl := cmd.Flags()
 	fl.BoolVarP(&opts.all, "all", "a", false, "Remove all unused images, not just dangling ones")
 	fl.BoolVarP(&opts.force, "force", "f", false, "Do not prompt for confirmation")
-	fl.StringArrayVar(&opts.filters, "filter", nil, `Provide filter values (e.g. "until=<timestamp>", "label=key=value")`)
+	fl.Var((*filterFlag)(&opts.filters), "filter", `Provide filter values (e.g. "until=<timestamp>", "label=key=value")`)
 	return cmd
 }

@@ -105,7 +105,7 @@ func newImageLsCommand(cli *CLI, use string) *cobra.Command {
 	fl.BoolVarP(&opts.quiet, "quiet", "q", false, "Only show image IDs")
 	fl.BoolVar(&opts.digests, "digests", false, "Show digests")
 	fl.BoolVar(&opts.noTrunc, "no-trunc", false, "Don't truncate output")
-	fl.StringArrayVarP(&opts.filters, "filter", "f", nil, "Filter output based on conditions provided (dangling, reference, before, since, label)")
+	fl.VarP((*filterFlag)(&opts.filters), "filter", "f", "Filter output based on conditions provided (dangling, reference, before, since, label)")
 	fl.StringVar(&opts.format, "format", "", "Format output using a custom template: 'table', 'table TEMPLATE', 'json', 'TEMPLATE'")
 	return cmd
 }
