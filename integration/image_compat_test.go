@@ -1,6 +1,9 @@
 package integration
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -9,6 +12,8 @@ import (
 
 	"github.com/berth-project/berth/integration/fixtures"
 	"github.com/berth-project/berth/integration/harness"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
 // TestImageLsDockerRows checks the finer points of `images` against docker/cli: newest created
@@ -203,5 +208,56 @@ func TestImageTwoManifestsOneImage(t *testing.T) {
 			names = append(names, e.Name())
 		}
 		t.Errorf("blobs left after removing the image: %v", names)
+	}
+}
+
+// TestImageSaveReadByOthers reads berth's save archive with go-containerregistry's
+// docker-archive reader (the `docker save` layout: manifest.json, config, layer tars) and checks
+// every layer against the diff IDs of its config.
+func TestImageSaveReadByOthers(t *testing.T) {
+	env := harness.New(t)
+	layered := env.Pull("layered")
+	zstd := env.Pull("zstd")
+	archive := filepath.Join(t.TempDir(), "save.tar")
+	env.MustRun("save", "-o", archive, layered, zstd)
+	for _, ref := range []string{layered, zstd} {
+		tag, err := name.NewTag(ref, name.Insecure)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := tarball.ImageFromPath(archive, &tag)
+		if err != nil {
+			t.Fatalf("%s: %v", ref, err)
+		}
+		cfgName, err := img.ConfigName()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := strings.TrimSpace(env.MustRun("image", "inspect", "-f", "{{.Id}}", ref)); cfgName.String() != want {
+			t.Errorf("%s: archive config %s, image ID %s", ref, cfgName, want)
+		}
+		cfg, err := img.ConfigFile()
+		if err != nil {
+			t.Fatal(err)
+		}
+		layers, err := img.Layers()
+		if err != nil || len(layers) != len(cfg.RootFS.DiffIDs) {
+			t.Fatalf("%s: %d layers (%v), config lists %d", ref, len(layers), err, len(cfg.RootFS.DiffIDs))
+		}
+		for i, l := range layers {
+			rc, err := l.Uncompressed()
+			if err != nil {
+				t.Fatalf("%s layer %d: %v", ref, i, err)
+			}
+			h := sha256.New()
+			_, err = io.Copy(h, rc)
+			rc.Close()
+			if err != nil {
+				t.Fatalf("%s layer %d: %v", ref, i, err)
+			}
+			if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); got != cfg.RootFS.DiffIDs[i].String() {
+				t.Errorf("%s layer %d uncompresses to %s, config says %s", ref, i, got, cfg.RootFS.DiffIDs[i])
+			}
+		}
 	}
 }
