@@ -28,17 +28,15 @@ import (
 // rec.Config.Volumes as Docker does, and anonymous -v targets) that nothing else mounts becomes a
 // new anonymous volume. On error, the volumes this call created are removed again.
 //
-// On success the volume store stays locked until the caller calls unlock, which it does once
-// config.json names the volumes: until then a concurrent `volume prune` or `volume rm` would see
-// them unused.
+// From its first volume on, the volume store stays locked until the caller calls unlock, which it
+// does once config.json names the volumes: until then a concurrent `volume prune` or `volume rm`
+// would see them unused. A container without volumes takes no lock.
 func planMounts(l Layout, rec *Record, imageVolumes map[string]struct{}) (unlock func(), err error) {
 	store, err := volume.Open(l.Root)
 	if err != nil {
 		return nil, err
 	}
-	if err := store.Lock(); err != nil {
-		return nil, err
-	}
+	locked := false
 	var created []string
 	defer func() {
 		if err != nil {
@@ -49,6 +47,12 @@ func planMounts(l Layout, rec *Record, imageVolumes map[string]struct{}) (unlock
 		}
 	}()
 	return store.Unlock, fillMounts(l, rec, imageVolumes, func(opts volume.CreateOptions) (*volume.Volume, error) {
+		if !locked {
+			if err := store.Lock(); err != nil {
+				return nil, err
+			}
+			locked = true
+		}
 		v, isNew, err := store.Create(opts)
 		if err != nil {
 			return nil, err

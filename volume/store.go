@@ -110,7 +110,7 @@ func (s *Store) Lock() error {
 	return nil
 }
 
-// Unlock releases the lock Lock took.
+// Unlock releases the lock Lock took (nothing when s is not locked).
 func (s *Store) Unlock() {
 	s.held.Release()
 	s.held = nil
