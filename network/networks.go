@@ -34,7 +34,7 @@ func (s *Store) Create(o CreateOptions) (*Network, error) {
 	if o.Driver != DriverBridge {
 		return nil, errdefs.NotFound(fmt.Sprintf("plugin %q not found", o.Driver))
 	}
-	if !validName.MatchString(o.Name) {
+	if !validName().MatchString(o.Name) {
 		return nil, errdefs.Invalid(fmt.Sprintf("invalid network name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", o.Name))
 	}
 	switch o.Name {

@@ -237,7 +237,7 @@ func (s *Store) Get(nameOrID string) (*Network, error) {
 	if nameOrID == "" {
 		return nil, errdefs.NotFound("network  not found")
 	}
-	if validName.MatchString(nameOrID) {
+	if validName().MatchString(nameOrID) {
 		if n, err := s.read(nameOrID); err == nil {
 			return n, nil
 		} else if !errors.Is(err, errdefs.ErrNotFound) {

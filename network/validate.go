@@ -6,6 +6,7 @@ import (
 	"net"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // Built-in network and mode names.
@@ -19,7 +20,8 @@ const (
 )
 
 // validName is Docker's rule for network names (and container names).
-var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+// It is compiled on first use: every berth process would otherwise pay for it at start.
+var validName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`) })
 
 // ValidateMode checks the syntax of a --network value: bridge, host, none, default,
 // container:NAME or a user-defined network name. Whether a named network or container exists is
@@ -35,7 +37,7 @@ func ValidateMode(mode string) error {
 		return nil
 	case strings.TrimSpace(mode) == "":
 		return errors.New("no name set for network")
-	case !validName.MatchString(mode):
+	case !validName().MatchString(mode):
 		return fmt.Errorf("network %s not found", mode)
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"sync"
 )
 
 // DefaultDriver is the only volume driver berth has, as Docker's built-in one.
@@ -16,7 +17,9 @@ const AnonymousLabel = "com.docker.volume.anonymous"
 // RestrictedNameChars is the pattern volume names must follow (Docker's wording).
 const RestrictedNameChars = `[a-zA-Z0-9][a-zA-Z0-9_.-]`
 
-var nameRegexp = regexp.MustCompile(`^` + RestrictedNameChars + `+$`)
+// nameRegexp is compiled on first use: every berth process (each monitor and container init
+// too) would otherwise pay for it at start.
+var nameRegexp = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^` + RestrictedNameChars + `+$`) })
 
 // ValidateName checks a volume name with Docker's local driver's rule and wording. A valid name
 // never contains "/" and never starts with ".", so it cannot escape volumes/.
@@ -24,7 +27,7 @@ func ValidateName(name string) error {
 	if len(name) == 1 {
 		return errors.New("volume name is too short, names should be at least two alphanumeric characters")
 	}
-	if !nameRegexp.MatchString(name) {
+	if !nameRegexp().MatchString(name) {
 		return fmt.Errorf("%q includes invalid characters for a local volume name, only %q are allowed. If you intended to pass a host directory, use absolute path", name, RestrictedNameChars)
 	}
 	return nil

@@ -9,6 +9,7 @@ import (
 	goruntime "runtime"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"text/template"
 
@@ -120,7 +121,7 @@ func newVersionCommand(cli *CLI) *cobra.Command {
 				return imageError(cli, format.Template(cli.Out, tmpl, v))
 			}
 			tw := tabwriter.NewWriter(cli.Out, 20, 1, 1, ' ', 0)
-			if err := versionTemplate.Execute(tw, v); err != nil {
+			if err := versionTemplate().Execute(tw, v); err != nil {
 				return imageError(cli, err)
 			}
 			return tw.Flush()
@@ -131,7 +132,8 @@ func newVersionCommand(cli *CLI) *cobra.Command {
 }
 
 // versionTemplate lays `version` out as Docker does.
-var versionTemplate = template.Must(template.New("version").Parse(`Client:
+var versionTemplate = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("version").Parse(`Client:
  Version:	{{.Client.Version}}
  API version:	{{.Client.APIVersion}}
  Go version:	{{.Client.GoVersion}}
@@ -157,6 +159,7 @@ Server: {{.Server.Platform.Name}}
 {{- end}}
 {{- end}}
 `))
+})
 
 func newInfoCommand(cli *CLI) *cobra.Command {
 	var tmpl string
