@@ -3,6 +3,7 @@ package integration
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"io"
 	"os"
 	"path/filepath"
@@ -141,6 +142,23 @@ func TestImageCLIErrors(t *testing.T) {
 		t.Errorf("pull of an upper-case name: %s", res)
 	}
 
+	// image inspect -f json is one compact array, as docker/cli's JSON inspector; a key that
+	// is in neither the Go type nor the JSON is an error, not "<no value>".
+	layered := env.Pull("layered")
+	js := env.MustRun("image", "inspect", "-f", "json", bb, layered)
+	var docs []map[string]any
+	if err := json.Unmarshal([]byte(js), &docs); err != nil || len(docs) != 2 || strings.Count(js, "\n") != 1 {
+		t.Errorf("image inspect -f json: %v: %q", err, js)
+	}
+	if res := env.MustFail("image", "inspect", "-f", "json", "nope"); res.Stdout != "[]\n" {
+		t.Errorf("image inspect -f json of a missing image: %s", res)
+	}
+	res = env.MustFail("image", "inspect", "-f", "{{.Nope}}", bb)
+	oneLineError(t, res, 1, `template parsing error: template: :1:2: executing "" at <.Nope>: map has no entry for key "Nope"`)
+	if res.Stdout != "\n" {
+		t.Errorf("image inspect with a failing template printed %q", res.Stdout)
+	}
+
 	// A filter without "=" is a flag error (exit 125), as docker/cli's filter option makes it.
 	for _, args := range [][]string{{"images", "-f", "bad"}, {"image", "prune", "-f", "--filter", "bad"}} {
 		res := env.MustFail(args...)
@@ -162,9 +180,9 @@ func TestImageCLIErrors(t *testing.T) {
 	}
 
 	// history --format json has docker/cli's (alphabetical) keys.
-	js := lines(env.MustRun("history", "--format", "json", bb))
-	if len(js) == 0 || !strings.HasPrefix(js[0], `{"Comment":"","CreatedAt":"`) || !regexp.MustCompile(`"CreatedSince":"[^"]+","ID":"[0-9a-f]{12}","Size":"[^"]+"}$`).MatchString(js[0]) {
-		t.Errorf("history json: %v", js)
+	hist := lines(env.MustRun("history", "--format", "json", bb))
+	if len(hist) == 0 || !strings.HasPrefix(hist[0], `{"Comment":"","CreatedAt":"`) || !regexp.MustCompile(`"CreatedSince":"[^"]+","ID":"[0-9a-f]{12}","Size":"[^"]+"}$`).MatchString(hist[0]) {
+		t.Errorf("history json: %v", hist)
 	}
 }
 

@@ -18,6 +18,14 @@ func newImageInspectCommand(cli *CLI) *cobra.Command {
 		Short: "Display detailed information on one or more images",
 		Args:  requiresMinArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
+			// As docker/cli: the template is checked before any image is looked up.
+			var t *template.Template
+			if tmpl != "" && tmpl != "json" {
+				var err error
+				if t, err = format.Parse(tmpl); err != nil {
+					return reportStatus(cli, 64, err.Error())
+				}
+			}
 			store, err := openImages(cli)
 			if err != nil {
 				return imageError(cli, err)
@@ -42,14 +50,18 @@ func newImageInspectCommand(cli *CLI) *cobra.Command {
 				if err := writeIndentedJSON(&out, found); err != nil {
 					return imageError(cli, err)
 				}
-			default:
-				if tmpl == "json" {
-					tmpl = "{{json .}}"
+			case "json":
+				// docker/cli's JSON inspector: one compact array.
+				if found == nil {
+					found = []any{}
 				}
-				t, err := format.Parse(tmpl)
+				b, err := json.Marshal(found)
 				if err != nil {
-					return reportStatus(cli, 64, err.Error())
+					return imageError(cli, err)
 				}
+				out.Write(b)
+				out.WriteByte('\n')
+			default:
 				for _, v := range found {
 					b, err := execTemplateWithFallback(t, v)
 					if err != nil {
@@ -58,6 +70,9 @@ func newImageInspectCommand(cli *CLI) *cobra.Command {
 					}
 					out.Write(b)
 					out.WriteByte('\n')
+				}
+				if out.Len() == 0 {
+					out.WriteByte('\n') // docker/cli prints an empty line when nothing rendered
 				}
 			}
 			cli.Out.Write(out.Bytes())
@@ -73,8 +88,8 @@ func newImageInspectCommand(cli *CLI) *cobra.Command {
 }
 
 // execTemplateWithFallback runs t on the typed value v and, when that fails (a field named as
-// in the JSON, such as .Id), on v's JSON form decoded into maps: docker/cli does the same, so
-// both {{.ID}} and {{.Id}} work.
+// in the JSON, such as .Id), on v's JSON form decoded into maps, where a missing key is an error:
+// docker/cli does the same, so both {{.ID}} and {{.Id}} work and {{.Nope}} fails.
 func execTemplateWithFallback(t *template.Template, v any) ([]byte, error) {
 	var buf bytes.Buffer
 	err := t.Execute(&buf, v)
@@ -85,13 +100,19 @@ func execTemplateWithFallback(t *template.Template, v any) ([]byte, error) {
 	if jerr != nil {
 		return nil, err
 	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
 	var m any
-	if jerr := json.Unmarshal(raw, &m); jerr != nil {
+	if jerr := dec.Decode(&m); jerr != nil {
+		return nil, err
+	}
+	strict, cerr := t.Clone()
+	if cerr != nil {
 		return nil, err
 	}
 	buf.Reset()
-	if ferr := t.Execute(&buf, m); ferr != nil {
-		return nil, err
+	if ferr := strict.Option("missingkey=error").Execute(&buf, m); ferr != nil {
+		return nil, ferr
 	}
 	return buf.Bytes(), nil
 }
