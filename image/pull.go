@@ -174,7 +174,8 @@ func (s *Store) pull(ctx context.Context, ref string, opts PullOptions) (*Image,
 	}
 	var prog progress = noProgress{}
 	var lp *layerProgress
-	if out != io.Discard {
+	// As Docker: when the image itself is already stored, no layer lines at all.
+	if out != io.Discard && !(len(todo) == 0 && s.hasImage(m.Config.Digest.String())) {
 		lp = newLayerProgress(out, opts.Terminal, names, sizes, exists)
 		prog = lp
 	}

@@ -221,6 +221,12 @@ func (ix *index) byPrefix(ref, prefix string, notFound error) (*record, error) {
 	return found, nil
 }
 
+// hasImage tells whether the image with config digest id is in the index.
+func (s *Store) hasImage(id string) bool {
+	ix, err := s.load()
+	return err == nil && ix.byID(id) != nil
+}
+
 // Resolve finds an image by name[:tag], name@digest, full ID (with or without "sha256:") or
 // unique ID prefix; errors.Is(err, errdefs.ErrNotFound) when there is none.
 func (s *Store) Resolve(ref string) (*Image, error) {

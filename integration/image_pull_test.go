@@ -42,10 +42,17 @@ func TestImagePullOutput(t *testing.T) {
 		t.Errorf("pull trailer:\n%s", out)
 	}
 
+	// Docker prints no layer lines for an image it already has.
 	out = env.MustRun("pull", ref+":latest")
-	if strings.Contains(out, "Using default tag") || !strings.Contains(out, "Already exists") ||
-		!strings.Contains(out, "Status: Image is up to date for "+ref+":latest") {
-		t.Errorf("second pull:\n%s", out)
+	if want := "latest: Pulling from busybox\n" + l[len(l)-3] + "\nStatus: Image is up to date for " + ref + ":latest\n" + ref + ":latest\n"; out != want {
+		t.Errorf("second pull:\n%s\nwant:\n%s", out, want)
+	}
+	// Another tag of a stored image: its layers exist, the tag is new.
+	env.MustRun("rmi", ref+":latest")
+	env.MustRun("pull", "-q", ref+":1.35")
+	out = env.MustRun("pull", ref)
+	if !strings.Contains(out, "Status: Downloaded newer image for "+ref+":latest") {
+		t.Errorf("pull of a new tag of a stored image:\n%s", out)
 	}
 	if out := env.MustRun("pull", "-q", ref+":1.35"); out != ref+":1.35\n" {
 		t.Errorf("pull -q printed %q", out)
