@@ -27,6 +27,34 @@ func BenchmarkRunNetworkNone(b *testing.B) { benchRun(b, "--network", "none") }
 // BenchmarkRunBridge times `run --rm busybox true` on the default network.
 func BenchmarkRunBridge(b *testing.B) { benchRun(b) }
 
+// BenchmarkRunDetached times `run -d busybox sleep 1000` (the containers are removed afterwards).
+func BenchmarkRunDetached(b *testing.B) {
+	env := harness.New(b)
+	img := env.Pull("busybox")
+	var started []string
+	b.Cleanup(func() {
+		if len(started) > 0 {
+			env.Run(append([]string{"rm", "-f"}, started...)...)
+		}
+	})
+	started = append(started, strings.TrimSpace(env.MustRun("run", "-d", img, "sleep", "1000"))) // warm up
+	b.ResetTimer()
+	for b.Loop() {
+		started = append(started, strings.TrimSpace(env.MustRun("run", "-d", img, "sleep", "1000")))
+	}
+}
+
+// BenchmarkVersion times `version`: what every berth process (command, monitor, container init)
+// pays to start.
+func BenchmarkVersion(b *testing.B) {
+	env := harness.New(b)
+	env.MustRun("version")
+	b.ResetTimer()
+	for b.Loop() {
+		env.MustRun("version")
+	}
+}
+
 // BenchmarkExec times `exec CTR true`.
 func BenchmarkExec(b *testing.B) {
 	env := harness.New(b)

@@ -57,7 +57,9 @@ record() {
 	else
 		verdict=over
 	fi
-	results+=("$(printf '%-44s %10s %10s %10s %10s  %s' "$name" "$med" "${min:--}" "${max:--}" "<= $target $unit" "$verdict")")
+	# The 1-minute load average when the figure was taken: wall times on a shared VM mean little
+	# without it.
+	results+=("$(printf '%-44s %10s %10s %10s %10s  %-7s %s' "$name" "$med" "${min:--}" "${max:--}" "<= $target $unit" "$verdict" "$(cut -d' ' -f1 /proc/loadavg)")")
 	printf '  %s: %s %s (%s)\n' "$name" "$med" "$unit" "$verdict" >&2
 }
 
@@ -65,9 +67,11 @@ record() {
 timeit() {
 	local name=$1 target=$2 out
 	shift 2
+	last_median=n/a
 	if out=$("$work/benchtime" "$@" 2>"$work/err"); then
 		# shellcheck disable=SC2086
 		record "$name" "$target" ms $out
+		last_median=${out%% *}
 	else
 		echo "  $name failed: $(tail -n 3 "$work/err")" >&2
 		record "$name" "$target" ms n/a
@@ -88,12 +92,25 @@ timeit "pull big (empty root)" 550 -n "$PULL_RUNS" -warmup 1 \
 	-prepare "rm -rf '$PULL_ROOT'" -- env BERTH_ROOT="$PULL_ROOT" "$BERTH" pull -q "$BIG"
 rm -rf "$PULL_ROOT"
 
+say "process start, $RUNS runs each"
+# What every command, monitor and container init pays before doing anything (a hello-world Go
+# binary: ~1 ms on an idle VM).
+timeit "berth version (process start)" 10 -n "$RUNS" -warmup 2 -- "$BERTH" version
+timeit "ps -a (empty store)" 10 -n "$RUNS" -warmup 2 -- "$BERTH" ps -a
+
 say "run and exec, $RUNS runs each"
 if "$BERTH" pull -q "$BB" >/dev/null; then
 	timeit "run --rm --network none busybox true" 30 -n "$RUNS" -warmup 2 -- \
 		"$BERTH" run --rm --network none "$BB" true
+	none_ms=$last_median
 	timeit "run --rm busybox true (default network)" 45 -n "$RUNS" -warmup 2 -- \
 		"$BERTH" run --rm "$BB" true
+	if [ "$none_ms" != n/a ] && [ "$last_median" != n/a ]; then
+		record "bridge network cost (bridge - none)" 15 ms \
+			"$(awk -v a="$last_median" -v b="$none_ms" 'BEGIN{printf "%.1f", a-b}')"
+	else
+		record "bridge network cost (bridge - none)" 15 ms n/a
+	fi
 	timeit "run -d busybox sleep 1000" 40 -n "$RUNS" -warmup 1 -- \
 		"$BERTH" run -d "$BB" sleep 1000
 	ids=$("$BERTH" ps -aq --no-trunc 2>/dev/null)
@@ -149,6 +166,7 @@ if "$BERTH" pull -q "$BB" >/dev/null; then
 	done
 else
 	for n in "run --rm --network none busybox true:30" "run --rm busybox true (default network):45" \
+		"bridge network cost (bridge - none):15" \
 		"run -d busybox sleep 1000:40" "exec CTR true:15" "ps -a (200 containers):10" \
 		"ps -a (1000 containers):25"; do
 		record "${n%:*}" "${n##*:}" ms n/a
@@ -168,5 +186,5 @@ if [ "${BENCH_PODMAN:-0}" = 1 ] && command -v podman >/dev/null; then
 	fi
 fi
 
-printf '\n%-44s %10s %10s %10s %10s  %s\n' "berth bench ($(nproc) cores)" median min max target verdict
+printf '\n%-44s %10s %10s %10s %10s  %-7s %s\n' "berth bench ($(nproc) cores)" median min max target verdict load
 for r in "${results[@]}"; do echo "$r"; done
