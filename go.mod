@@ -61,3 +61,4 @@ require (
 )
 
 replace github.com/opencontainers/runc => ./third_party/runc
+replace github.com/opencontainers/go-digest => ./third_party/go-digest
