@@ -87,7 +87,7 @@ echo "registry on $REGISTRY_ADDR" >&2
 BIG=$REGISTRY_ADDR/big:latest
 BB=$REGISTRY_ADDR/busybox:latest
 
-say "pull of big:latest (~300 MB, 6 layers) into an empty root, $PULL_RUNS runs (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+say "pull of big:latest (~300 MB, 6 layers) into an empty root, $PULL_RUNS runs"
 timeit "pull big (empty root)" 550 -n "$PULL_RUNS" -warmup 1 \
 	-prepare "rm -rf '$PULL_ROOT'" -- env BERTH_ROOT="$PULL_ROOT" "$BERTH" pull -q "$BIG"
 rm -rf "$PULL_ROOT"
