@@ -169,6 +169,12 @@ func (r *Runtime) waitStopped(id string, timeout time.Duration) error {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("timed out waiting for container %s to stop", ids12(id))
 		}
+		if rem := time.Until(deadline); rem > 0 && c.Pid > 0 && Alive(c.Pid, c.PidStart) {
+			// Sleep until the process exits (pidfd), not in steps: the monitor records the
+			// exit a moment later.
+			waitProcess(c.Pid, c.PidStart, rem)
+			continue
+		}
 		time.Sleep(delay)
 		if delay < 20*time.Millisecond {
 			delay *= 2
