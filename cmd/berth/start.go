@@ -27,7 +27,9 @@ func newStartCommand(cli *CLI) *cobra.Command {
 			}
 			if o.attach || o.interactive {
 				if len(args) > 1 {
-					return &StatusError{Code: 1, Msg: "you cannot start and attach multiple containers at once"}
+					// docker/cli's words, printed as they are (no "berth:" prefix).
+					fmt.Fprintln(cli.Err, "you cannot start and attach multiple containers at once")
+					return &StatusError{Code: 1}
 				}
 				return startAttached(cli, rt, o, args[0])
 			}
@@ -41,7 +43,8 @@ func newStartCommand(cli *CLI) *cobra.Command {
 				fmt.Fprintln(cli.Out, name)
 			}
 			if len(failed) > 0 {
-				return &StatusError{Code: 1, Msg: "Error: failed to start containers: " + strings.Join(failed, ", ")}
+				fmt.Fprintln(cli.Err, "Error: failed to start containers: "+strings.Join(failed, ", "))
+				return &StatusError{Code: 1}
 			}
 			return nil
 		},
