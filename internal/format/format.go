@@ -122,7 +122,22 @@ func (t Table) write(w io.Writer, userFormat string, items []any) error {
 		buf.WriteString("\n")
 		out.Write(bytes.TrimLeft(buf.Bytes(), " "))
 	}
+	fields := simpleFields(tmpl)
+	if disableFieldList {
+		fields = nil
+	}
+	var row []byte
 	for _, it := range items {
+		if fields != nil {
+			var ok bool
+			if row, ok = fields.render(row[:0], it); ok {
+				row = append(row, '\n')
+				if _, err := out.Write(row); err != nil {
+					return err
+				}
+				continue
+			}
+		}
 		var buf bytes.Buffer
 		if err := tmpl.Execute(&buf, it); err != nil {
 			return &TemplateError{Err: err}
