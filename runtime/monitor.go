@@ -231,9 +231,7 @@ func (m *monitor) start(st *State, hello attachHello) (int, error) {
 		return 125, err
 	}
 	trace.Mark("libcontainer config built")
-	precompileSeccomp(l, cfg.Seccomp)
 	destroyLibcontainer(l, m.id)
-	trace.Mark("seccomp compiled")
 	lc, err := libcontainer.Create(l.RuntimeDir(), m.id, cfg)
 	if err != nil {
 		return 125, fmt.Errorf("create container: %w", err)

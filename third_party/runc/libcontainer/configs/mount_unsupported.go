@@ -1,9 +1,0 @@
-//go:build !linux
-
-package configs
-
-type Mount struct{}
-
-func (m *Mount) IsBind() bool {
-	return false
-}

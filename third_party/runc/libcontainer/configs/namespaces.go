@@ -1,5 +1,0 @@
-package configs
-
-type NamespaceType string
-
-type Namespaces []Namespace

@@ -1,2 +1,0 @@
-// Package validate provides helpers for validating configuration.
-package validate

@@ -1,2 +1,0 @@
-// Package userns provides helpers for interacting with Linux user namespaces.
-package userns

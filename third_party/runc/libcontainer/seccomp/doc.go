@@ -1,3 +1,0 @@
-// Package seccomp provides runc-specific helpers for loading and managing
-// seccomp profiles.
-package seccomp

@@ -1,3 +1,0 @@
-//go:build !linux || !cgo || !seccomp
-
-package patchbpf

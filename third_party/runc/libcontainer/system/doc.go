@@ -1,2 +1,0 @@
-// Package system provides wrappers for Linux system operations.
-package system
