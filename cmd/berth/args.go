@@ -85,3 +85,30 @@ func noArgs(cmd *cobra.Command, args []string) error {
 	}
 	return argCountError(cmd, "accepts no arguments")
 }
+
+// forEachArg runs fn for every argument in order, printing the argument on success and Docker's
+// daemon error line on failure; berth exits 1 if any failed.
+func forEachArg(cli *CLI, args []string, fn func(arg string) error) error {
+	return forEachArgResult(cli, args, func(arg string) (string, error) {
+		return arg, fn(arg)
+	})
+}
+
+// forEachArgResult is forEachArg for commands that print something other than the argument
+// (wait prints each exit code): fn returns the line to print on success.
+func forEachArgResult(cli *CLI, args []string, fn func(arg string) (string, error)) error {
+	failed := false
+	for _, arg := range args {
+		line, err := fn(arg)
+		if err != nil {
+			printDaemonError(cli, err)
+			failed = true
+			continue
+		}
+		fmt.Fprintln(cli.Out, line)
+	}
+	if failed {
+		return errDaemonReported
+	}
+	return nil
+}

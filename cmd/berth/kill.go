@@ -1,8 +1,6 @@
 package main
 
 import (
-	"fmt"
-
 	"github.com/berth-project/berth/runtime"
 	"github.com/spf13/cobra"
 )
@@ -22,19 +20,9 @@ func newKillCommand(cli *CLI) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			failed := false
-			for _, name := range args {
-				if err := rt.Kill(name, sig); err != nil {
-					printDaemonError(cli, err)
-					failed = true
-					continue
-				}
-				fmt.Fprintln(cli.Out, name)
-			}
-			if failed {
-				return errDaemonReported
-			}
-			return nil
+			return forEachArg(cli, args, func(name string) error {
+				return rt.Kill(name, sig)
+			})
 		},
 	}
 	cmd.Flags().StringVarP(&signal, "signal", "s", "KILL", "Signal to send to the container")

@@ -1,10 +1,6 @@
 package main
 
 import (
-	"encoding/json"
-	"fmt"
-
-	"github.com/berth-project/berth/internal/format"
 	nettypes "github.com/docker/docker/api/types/network"
 	"github.com/spf13/cobra"
 )
@@ -41,26 +37,7 @@ func newNetworkInspectCommand(cli *CLI) *cobra.Command {
 				}
 				found = append(found, n.Inspect())
 			}
-			if tmpl == "" {
-				data, err := json.MarshalIndent(found, "", "    ")
-				if err != nil {
-					return err
-				}
-				fmt.Fprintln(cli.Out, string(data))
-			} else {
-				for _, n := range found {
-					if err := format.Template(cli.Out, tmpl, n); err != nil {
-						return &StatusError{Code: 1, Msg: err.Error()}
-					}
-				}
-			}
-			for _, err := range errs {
-				printDaemonError(cli, err)
-			}
-			if len(errs) > 0 {
-				return errDaemonReported
-			}
-			return nil
+			return writeInspected(cli, tmpl, found, errs)
 		},
 	}
 	cmd.Flags().StringVarP(&tmpl, "format", "f", "", "Format output using a custom template")

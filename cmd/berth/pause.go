@@ -1,8 +1,6 @@
 package main
 
 import (
-	"fmt"
-
 	"github.com/spf13/cobra"
 
 	"github.com/berth-project/berth/runtime"
@@ -22,24 +20,11 @@ func newPauseCommand(cli *CLI) *cobra.Command {
 	}
 }
 
-// forEachContainer runs fn for every argument, printing the argument on success and Docker's
-// daemon error line on failure; berth exits 1 if any failed.
+// forEachContainer is forEachArg with the containers opened first: fn gets the runtime too.
 func forEachContainer(cli *CLI, args []string, fn func(rt *runtime.Runtime, name string) error) error {
-	rt, err := runtime.Open(runtime.Layout{Root: cli.Root, RunRoot: cli.RunRoot})
+	rt, err := openContainers(cli)
 	if err != nil {
 		return err
 	}
-	failed := false
-	for _, name := range args {
-		if err := fn(rt, name); err != nil {
-			fmt.Fprintln(cli.Err, "Error response from daemon: "+err.Error())
-			failed = true
-			continue
-		}
-		fmt.Fprintln(cli.Out, name)
-	}
-	if failed {
-		return &StatusError{Code: 1}
-	}
-	return nil
+	return forEachArg(cli, args, func(name string) error { return fn(rt, name) })
 }

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"fmt"
-
 	"github.com/spf13/cobra"
 )
 
@@ -21,19 +19,9 @@ func newRestartCommand(cli *CLI) *cobra.Command {
 			if cmd.Flags().Changed("time") {
 				timeout = &seconds
 			}
-			failed := false
-			for _, name := range args {
-				if err := rt.Restart(name, timeout); err != nil {
-					printDaemonError(cli, err)
-					failed = true
-					continue
-				}
-				fmt.Fprintln(cli.Out, name)
-			}
-			if failed {
-				return errDaemonReported
-			}
-			return nil
+			return forEachArg(cli, args, func(name string) error {
+				return rt.Restart(name, timeout)
+			})
 		},
 	}
 	cmd.Flags().IntVarP(&seconds, "time", "t", 10, "Seconds to wait before killing the container")

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"fmt"
-
 	"github.com/berth-project/berth/runtime"
 	"github.com/spf13/cobra"
 )
@@ -23,26 +21,13 @@ func newRmCommand(cli *CLI, use string, aliases ...string) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			failed := false
-			for _, name := range args {
-				err := func() error {
-					c, err := rt.Get(name)
-					if err != nil {
-						return err
-					}
-					return rt.Remove(c.ID, runtime.RemoveOptions{Force: o.force, Volumes: o.volumes})
-				}()
+			return forEachArg(cli, args, func(name string) error {
+				c, err := rt.Get(name)
 				if err != nil {
-					printDaemonError(cli, err)
-					failed = true
-					continue
+					return err
 				}
-				fmt.Fprintln(cli.Out, name)
-			}
-			if failed {
-				return errDaemonReported
-			}
-			return nil
+				return rt.Remove(c.ID, runtime.RemoveOptions{Force: o.force, Volumes: o.volumes})
+			})
 		},
 	}
 	f := cmd.Flags()

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"fmt"
-
 	"github.com/spf13/cobra"
 )
 
@@ -26,19 +24,9 @@ func newStopCommand(cli *CLI) *cobra.Command {
 			if cmd.Flags().Changed("time") || cmd.Flags().Changed("timeout") {
 				timeout = &o.time
 			}
-			failed := false
-			for _, name := range args {
-				if err := rt.Stop(name, timeout); err != nil {
-					printDaemonError(cli, err)
-					failed = true
-					continue
-				}
-				fmt.Fprintln(cli.Out, name)
-			}
-			if failed {
-				return errDaemonReported
-			}
-			return nil
+			return forEachArg(cli, args, func(name string) error {
+				return rt.Stop(name, timeout)
+			})
 		},
 	}
 	f := cmd.Flags()

@@ -1,10 +1,6 @@
 package main
 
 import (
-	"encoding/json"
-	"fmt"
-
-	"github.com/berth-project/berth/internal/format"
 	apivolume "github.com/docker/docker/api/types/volume"
 	"github.com/spf13/cobra"
 )
@@ -31,26 +27,7 @@ func newVolumeInspectCommand(cli *CLI) *cobra.Command {
 				}
 				found = append(found, v.API())
 			}
-			if tmpl == "" {
-				data, err := json.MarshalIndent(found, "", "    ")
-				if err != nil {
-					return err
-				}
-				fmt.Fprintln(cli.Out, string(data))
-			} else {
-				for _, v := range found {
-					if err := format.Template(cli.Out, tmpl, v); err != nil {
-						return &StatusError{Code: 1, Msg: err.Error()}
-					}
-				}
-			}
-			for _, err := range errs {
-				printDaemonError(cli, err)
-			}
-			if len(errs) > 0 {
-				return errDaemonReported
-			}
-			return nil
+			return writeInspected(cli, tmpl, found, errs)
 		},
 	}
 	cmd.Flags().StringVarP(&tmpl, "format", "f", "", "Format output using a custom template")

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"fmt"
-
 	"github.com/berth-project/berth/volume"
 	"github.com/spf13/cobra"
 )
@@ -20,19 +18,9 @@ func newVolumeRmCommand(cli *CLI) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			failed := false
-			for _, name := range args {
-				if err := store.Remove(name, volume.RemoveOptions{Force: force}); err != nil {
-					printDaemonError(cli, err)
-					failed = true
-					continue
-				}
-				fmt.Fprintln(cli.Out, name)
-			}
-			if failed {
-				return errDaemonReported
-			}
-			return nil
+			return forEachArg(cli, args, func(name string) error {
+				return store.Remove(name, volume.RemoveOptions{Force: force})
+			})
 		},
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "Force the removal of one or more volumes")

@@ -1,7 +1,7 @@
 package main
 
 import (
-	"fmt"
+	"strconv"
 
 	"github.com/spf13/cobra"
 )
@@ -16,20 +16,10 @@ func newWaitCommand(cli *CLI) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			failed := false
-			for _, name := range args {
+			return forEachArgResult(cli, args, func(name string) (string, error) {
 				code, err := rt.Wait(name)
-				if err != nil {
-					printDaemonError(cli, err)
-					failed = true
-					continue
-				}
-				fmt.Fprintln(cli.Out, code)
-			}
-			if failed {
-				return errDaemonReported
-			}
-			return nil
+				return strconv.Itoa(code), err
+			})
 		},
 	}
 }
