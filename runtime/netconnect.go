@@ -13,18 +13,11 @@ import (
 // ConnectNetwork attaches a container to a network (`network connect`). A running container gets
 // a new interface (eth1, eth2...) at once; a stopped one on its next start.
 func (r *Runtime) ConnectNetwork(nameOrID, netName string, asked *nettypes.EndpointSettings) error {
-	c, err := r.Get(nameOrID)
-	if err != nil {
-		return err
-	}
-	l, err := r.Lock(c.ID)
+	c, l, err := r.getLocked(nameOrID)
 	if err != nil {
 		return err
 	}
 	defer l.Release()
-	if c, err = r.load(c.ID); err != nil {
-		return err
-	}
 	s, err := network.Open(r.Layout.Root, r.Layout.RunRoot)
 	if err != nil {
 		return err
@@ -102,18 +95,11 @@ func (r *Runtime) ConnectNetwork(nameOrID, netName string, asked *nettypes.Endpo
 // DisconnectNetwork detaches a container from a network (`network disconnect`); a running
 // container loses the interface at once.
 func (r *Runtime) DisconnectNetwork(nameOrID, netName string, force bool) error {
-	c, err := r.Get(nameOrID)
-	if err != nil {
-		return err
-	}
-	l, err := r.Lock(c.ID)
+	c, l, err := r.getLocked(nameOrID)
 	if err != nil {
 		return err
 	}
 	defer l.Release()
-	if c, err = r.load(c.ID); err != nil {
-		return err
-	}
 	s, err := network.Open(r.Layout.Root, r.Layout.RunRoot)
 	if err != nil {
 		return err

@@ -21,18 +21,11 @@ func (r *Runtime) Unpause(nameOrID string) error {
 }
 
 func (r *Runtime) setPaused(nameOrID string, pause bool) error {
-	c, err := r.Get(nameOrID) // resolves and reconciles a dead monitor first
-	if err != nil {
-		return err
-	}
-	l, err := r.Lock(c.ID)
+	c, l, err := r.getLocked(nameOrID)
 	if err != nil {
 		return err
 	}
 	defer l.Release()
-	if c, err = r.load(c.ID); err != nil {
-		return err
-	}
 	live := c.IsRunning() && Alive(c.Pid, c.PidStart)
 	if !pause {
 		if c.State.Status != StatusPaused {

@@ -249,6 +249,24 @@ func (r *Runtime) List() ([]*Container, error) {
 	return all, nil
 }
 
+// getLocked is Get (which resolves nameOrID and reconciles a dead monitor first), then the
+// container's lock, then the container loaded again under it. The caller releases the lock.
+func (r *Runtime) getLocked(nameOrID string) (*Container, *lock.Lock, error) {
+	c, err := r.Get(nameOrID)
+	if err != nil {
+		return nil, nil, err
+	}
+	l, err := r.Lock(c.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if c, err = r.load(c.ID); err != nil {
+		l.Release()
+		return nil, nil, err
+	}
+	return c, l, nil
+}
+
 // Get finds a container by full ID, name (with or without a leading "/") or unique ID prefix, as
 // Docker does: an exact ID wins, then an exact name, then a prefix. The result is reconciled.
 func (r *Runtime) Get(nameOrID string) (*Container, error) {

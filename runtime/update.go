@@ -31,18 +31,11 @@ func (r *Runtime) Update(nameOrID string, opts UpdateOptions) error {
 	if err := validateUpdate(&opts); err != nil {
 		return err
 	}
-	c, err := r.Get(nameOrID)
-	if err != nil {
-		return err
-	}
-	l, err := r.Lock(c.ID)
+	c, l, err := r.getLocked(nameOrID)
 	if err != nil {
 		return err
 	}
 	defer l.Release()
-	if c, err = r.load(c.ID); err != nil {
-		return err
-	}
 	cannot := func(err error) error {
 		var de *errdefs.Error
 		if errors.As(err, &de) {
