@@ -3,7 +3,6 @@ package network
 import (
 	"fmt"
 
-	"github.com/berth-project/berth/internal/lock"
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
 	"github.com/google/nftables/userdata"
@@ -53,15 +52,11 @@ func foreignChain(c *nftables.Conn) (*nftables.Table, *nftables.Chain) {
 
 // allowInForeignFirewall adds the accept rules for bridge to iptables-nft's FORWARD path.
 func allowInForeignFirewall(bridge, netID string) error {
-	l, err := lock.Acquire(nftLockPath)
+	c, l, err := lockedNft()
 	if err != nil {
 		return err
 	}
 	defer l.Release()
-	c, err := nftables.New()
-	if err != nil {
-		return fmt.Errorf("nftables: %w", err)
-	}
 	t, ch := foreignChain(c)
 	if ch == nil {
 		return nil
@@ -78,15 +73,11 @@ func allowInForeignFirewall(bridge, netID string) error {
 
 // removeFromForeignFirewall deletes the rules allowInForeignFirewall added for a network.
 func removeFromForeignFirewall(netID string) error {
-	l, err := lock.Acquire(nftLockPath)
+	c, l, err := lockedNft()
 	if err != nil {
 		return err
 	}
 	defer l.Release()
-	c, err := nftables.New()
-	if err != nil {
-		return fmt.Errorf("nftables: %w", err)
-	}
 	t, err := c.ListTableOfFamily(foreignTable, nftables.TableFamilyIPv4)
 	if err != nil {
 		return nil

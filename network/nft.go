@@ -91,18 +91,29 @@ func ifname(name string) []byte {
 	return b
 }
 
+// lockedNft takes berth's nftables lock and opens a netlink connection; the caller releases the
+// lock.
+func lockedNft() (*nftables.Conn, *lock.Lock, error) {
+	l, err := lock.Acquire(nftLockPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := nftables.New()
+	if err != nil {
+		l.Release()
+		return nil, nil, fmt.Errorf("nftables: %w", err)
+	}
+	return c, l, nil
+}
+
 // ensureTable creates berth's table, maps, base chains and the rules that do not depend on a
 // network, once per boot.
 func ensureTable() error {
-	l, err := lock.Acquire(nftLockPath)
+	c, l, err := lockedNft()
 	if err != nil {
 		return err
 	}
 	defer l.Release()
-	c, err := nftables.New()
-	if err != nil {
-		return fmt.Errorf("nftables: %w", err)
-	}
 	if _, err := c.ListTableOfFamily(TableName, nftables.TableFamilyIPv4); err == nil {
 		return nil
 	}
@@ -192,15 +203,11 @@ func addNetworkRules(n *Network) error {
 	if err := ensureTable(); err != nil {
 		return err
 	}
-	l, err := lock.Acquire(nftLockPath)
+	c, l, err := lockedNft()
 	if err != nil {
 		return err
 	}
 	defer l.Release()
-	c, err := nftables.New()
-	if err != nil {
-		return fmt.Errorf("nftables: %w", err)
-	}
 	t := nftTable()
 	post := &nftables.Chain{Name: chainPost, Table: t}
 	fwd := &nftables.Chain{Name: chainFwd, Table: t}
@@ -232,15 +239,11 @@ func prefixMust(s string) netip.Prefix { return netip.MustParsePrefix(s) }
 
 // removeNetworkRules deletes the rules tagged with the network's ID from berth's table.
 func removeNetworkRules(id string) error {
-	l, err := lock.Acquire(nftLockPath)
+	c, l, err := lockedNft()
 	if err != nil {
 		return err
 	}
 	defer l.Release()
-	c, err := nftables.New()
-	if err != nil {
-		return fmt.Errorf("nftables: %w", err)
-	}
 	t, err := c.ListTableOfFamily(TableName, nftables.TableFamilyIPv4)
 	if err != nil {
 		return nil // no table, nothing of ours
@@ -348,15 +351,11 @@ const ipsDstNAT = 1 << 5
 
 // deleteTable removes berth's table (nothing else) if it exists.
 func deleteTable() {
-	l, err := lock.Acquire(nftLockPath)
+	c, l, err := lockedNft()
 	if err != nil {
 		return
 	}
 	defer l.Release()
-	c, err := nftables.New()
-	if err != nil {
-		return
-	}
 	if _, err := c.ListTableOfFamily(TableName, nftables.TableFamilyIPv4); err != nil {
 		return
 	}
