@@ -36,14 +36,7 @@ func (r networkRow) CreatedAt() string {
 }
 
 // Labels is "k=v,k2=v2", sorted.
-func (r networkRow) Labels() string {
-	var out []string
-	for k, v := range r.n.Labels {
-		out = append(out, k+"="+v)
-	}
-	sort.Strings(out)
-	return strings.Join(out, ",")
-}
+func (r networkRow) Labels() string { return joinLabels(r.n.Labels) }
 
 // Label returns the value of one label.
 func (r networkRow) Label(name string) string { return r.n.Labels[name] }

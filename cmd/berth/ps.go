@@ -221,15 +221,7 @@ func (r *psRow) Size() string {
 }
 
 // Labels is "k=v,k2=v2", sorted.
-func (r *psRow) Labels() string {
-	labels := r.c.Labels()
-	out := make([]string, 0, len(labels))
-	for k, v := range labels {
-		out = append(out, k+"="+v)
-	}
-	sort.Strings(out)
-	return strings.Join(out, ",")
-}
+func (r *psRow) Labels() string { return joinLabels(r.c.Labels()) }
 
 // Label returns one label's value.
 func (r *psRow) Label(name string) string { return r.c.Labels()[name] }

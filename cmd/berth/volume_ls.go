@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/berth-project/berth/internal/errdefs"
@@ -28,14 +27,7 @@ func (r volumeRow) Availability() string {
 func (r volumeRow) Status() string { return "N/A" }
 
 // Labels is "k=v,k2=v2", sorted.
-func (r volumeRow) Labels() string {
-	var out []string
-	for k, v := range r.v.Labels {
-		out = append(out, k+"="+v)
-	}
-	sort.Strings(out)
-	return strings.Join(out, ",")
-}
+func (r volumeRow) Labels() string { return joinLabels(r.v.Labels) }
 
 // Label returns the value of one label.
 func (r volumeRow) Label(name string) string { return r.v.Labels[name] }
