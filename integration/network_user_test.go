@@ -113,6 +113,11 @@ func TestNetworkModes(t *testing.T) {
 	if out := env.MustRun("run", "--rm", "--net", "host", img, "ls", "/sys/class/net"); !strings.Contains(out, "eth0") || !strings.Contains(out, "lo") {
 		t.Errorf("--net host interfaces: %q", out)
 	}
+	// Published ports are dropped in host mode with Docker's warning, and the run still works.
+	if r := env.Run("run", "--rm", "--network", "host", "-p", "18089:80", img, "true"); r.Code != 0 ||
+		!strings.Contains(r.Stderr, "WARNING: Published ports are discarded when using host network mode") {
+		t.Errorf("--network host -p: %s", r)
+	}
 	env.MustRun("run", "-d", "--name", "base", img, "sleep", "300")
 	baseIP := netIP(t, env, "base")
 	if out := env.MustRun("run", "--rm", "--network", "container:base", img, "ip", "-o", "-4", "addr", "show", "eth0"); !strings.Contains(out, baseIP+"/") {

@@ -47,6 +47,9 @@ func createContainer(ctx context.Context, cli *CLI, cmd *cobra.Command, o *conta
 	if err != nil {
 		return nil, err
 	}
+	for _, w := range cc.Warnings {
+		fmt.Fprintln(cli.Err, "WARNING: "+w)
+	}
 	if o.cidfile != "" {
 		if _, err := os.Stat(o.cidfile); err == nil {
 			return nil, fmt.Errorf("Container ID file found, make sure the other container isn't running or delete %s", o.cidfile)

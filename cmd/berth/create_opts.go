@@ -142,6 +142,9 @@ type containerConfig struct {
 	Config     *container.Config
 	HostConfig *container.HostConfig
 	Networking *nettypes.NetworkingConfig
+	// Warnings are printed to stderr as "WARNING: ..." before the container is made, as
+	// docker/cli prints the daemon's create warnings.
+	Warnings []string
 }
 
 func invalid(format string, a ...any) error { return errdefs.Invalid(fmt.Sprintf(format, a...)) }
@@ -259,7 +262,8 @@ func (o *containerOptions) parse(fs *pflag.FlagSet, image string, args []string)
 	if err := o.parseResources(fs, hc); err != nil {
 		return nil, err
 	}
-	if err := o.parseNetwork(cfg, hc); err != nil {
+	warnings, err := o.parseNetwork(cfg, hc)
+	if err != nil {
 		return nil, err
 	}
 	if err := o.parseMounts(cfg, hc); err != nil {
@@ -286,7 +290,7 @@ func (o *containerOptions) parse(fs *pflag.FlagSet, image string, args []string)
 		}
 		netCfg.EndpointsConfig[mode] = ep
 	}
-	return &containerConfig{Config: cfg, HostConfig: hc, Networking: netCfg}, nil
+	return &containerConfig{Config: cfg, HostConfig: hc, Networking: netCfg, Warnings: warnings}, nil
 }
 
 func (o *containerOptions) parseResources(fs *pflag.FlagSet, hc *container.HostConfig) error {
@@ -348,27 +352,29 @@ func (o *containerOptions) parseResources(fs *pflag.FlagSet, hc *container.HostC
 	return nil
 }
 
-func (o *containerOptions) parseNetwork(cfg *container.Config, hc *container.HostConfig) error {
+func (o *containerOptions) parseNetwork(cfg *container.Config, hc *container.HostConfig) ([]string, error) {
+	var warnings []string
 	if len(o.networks) > 1 {
-		return invalid("conflicting options: cannot attach both user-defined and non-user-defined network-modes")
+		return nil, invalid("conflicting options: cannot attach both user-defined and non-user-defined network-modes")
 	}
 	if len(o.networks) == 1 {
 		if err := network.ValidateMode(o.networks[0]); err != nil {
-			return errdefs.Invalid(err.Error())
+			return nil, errdefs.Invalid(err.Error())
 		}
 		hc.NetworkMode = container.NetworkMode(o.networks[0])
 	}
 	if hc.NetworkMode.IsHost() && (len(o.publish) > 0 || o.publishAll) {
-		// Docker accepts and ignores published ports in host mode (with a warning).
+		// Docker accepts and ignores published ports in host mode, with a warning.
 		o.publish, hc.PublishAllPorts = nil, false
+		warnings = append(warnings, "Published ports are discarded when using host network mode")
 	}
 	exposed, bindings, err := network.ParsePortSpecs(o.publish)
 	if err != nil {
-		return errdefs.Invalid(err.Error())
+		return nil, errdefs.Invalid(err.Error())
 	}
 	more, err := network.ParseExposeSpecs(o.expose)
 	if err != nil {
-		return errdefs.Invalid(err.Error())
+		return nil, errdefs.Invalid(err.Error())
 	}
 	if len(exposed)+len(more) > 0 {
 		cfg.ExposedPorts = nat.PortSet{}
@@ -384,22 +390,22 @@ func (o *containerOptions) parseNetwork(cfg *container.Config, hc *container.Hos
 	}
 	for _, d := range o.dns {
 		if _, err := network.ValidateDNS(d); err != nil {
-			return errdefs.Invalid(err.Error())
+			return nil, errdefs.Invalid(err.Error())
 		}
 	}
 	for _, h := range o.addHosts {
 		v, err := network.ParseExtraHost(h)
 		if err != nil {
-			return errdefs.Invalid(err.Error())
+			return nil, errdefs.Invalid(err.Error())
 		}
 		hc.ExtraHosts = append(hc.ExtraHosts, v)
 	}
 	if o.mac != "" {
 		if err := network.ValidateMAC(o.mac); err != nil {
-			return errdefs.Invalid(err.Error())
+			return nil, errdefs.Invalid(err.Error())
 		}
 	}
-	return nil
+	return warnings, nil
 }
 
 func (o *containerOptions) parseMounts(cfg *container.Config, hc *container.HostConfig) error {
