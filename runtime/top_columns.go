@@ -155,6 +155,25 @@ func parsePsArgs(s string) ([]psColumn, error) {
 			i++
 			return toks[i], nil
 		}
+		// list adds the columns given after -o/o, inline or as the next argument.
+		list := func(inline string) error {
+			if inline == "" {
+				v, err := next()
+				if err != nil {
+					return err
+				}
+				inline = v
+			}
+			return addList(inline)
+		}
+		// skipValue consumes the next argument when the option's value is not attached.
+		skipValue := func(attached bool) error {
+			if attached {
+				return nil
+			}
+			_, err := next()
+			return err
+		}
 		switch {
 		case strings.HasPrefix(t, "--"):
 			name, val, hasVal := strings.Cut(t[2:], "=")
@@ -171,16 +190,12 @@ func parsePsArgs(s string) ([]psColumn, error) {
 					return nil, err
 				}
 			case "pid", "ppid", "sid", "user", "group", "uid", "gid", "tty", "quick-pid":
-				if !hasVal {
-					if _, err := next(); err != nil {
-						return nil, err
-					}
+				if err := skipValue(hasVal); err != nil {
+					return nil, err
 				}
 			case "cols", "columns", "width", "lines", "rows":
-				if !hasVal {
-					if _, err := next(); err != nil {
-						return nil, err
-					}
+				if err := skipValue(hasVal); err != nil {
+					return nil, err
 				}
 			case "no-headers", "headers", "forest", "cumulative", "deselect":
 			default:
@@ -198,23 +213,13 @@ func parsePsArgs(s string) ([]psColumn, error) {
 				case 'j':
 					unixJobs = true
 				case 'o':
-					list := opts[j+1:]
-					if list == "" {
-						v, err := next()
-						if err != nil {
-							return nil, err
-						}
-						list = v
-					}
-					if err := addList(list); err != nil {
+					if err := list(opts[j+1:]); err != nil {
 						return nil, err
 					}
 					j = len(opts)
 				case 'p', 'q', 'u', 'U', 'g', 'G', 't', 'C', 's':
-					if j == len(opts)-1 {
-						if _, err := next(); err != nil {
-							return nil, err
-						}
+					if err := skipValue(j < len(opts)-1); err != nil {
+						return nil, err
 					}
 					j = len(opts)
 				default:
@@ -231,23 +236,13 @@ func parsePsArgs(s string) ([]psColumn, error) {
 				case 'j':
 					bsdJobs = true
 				case 'o':
-					list := t[j+1:]
-					if list == "" {
-						v, err := next()
-						if err != nil {
-							return nil, err
-						}
-						list = v
-					}
-					if err := addList(list); err != nil {
+					if err := list(t[j+1:]); err != nil {
 						return nil, err
 					}
 					j = len(t)
 				case 'p', 'q', 't', 'U':
-					if j == len(t)-1 {
-						if _, err := next(); err != nil {
-							return nil, err
-						}
+					if err := skipValue(j < len(t)-1); err != nil {
+						return nil, err
 					}
 					j = len(t)
 				default:
