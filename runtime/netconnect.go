@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"fmt"
+	"github.com/berth-project/berth/internal/lock"
 	"strconv"
 	"strings"
 
@@ -13,19 +14,11 @@ import (
 // ConnectNetwork attaches a container to a network (`network connect`). A running container gets
 // a new interface (eth1, eth2...) at once; a stopped one on its next start.
 func (r *Runtime) ConnectNetwork(nameOrID, netName string, asked *nettypes.EndpointSettings) error {
-	c, l, err := r.getLocked(nameOrID)
+	c, l, s, n, err := r.lockedWithNetwork(nameOrID, netName)
 	if err != nil {
 		return err
 	}
 	defer l.Release()
-	s, err := network.Open(r.Layout.Root, r.Layout.RunRoot)
-	if err != nil {
-		return err
-	}
-	n, err := s.Get(netName)
-	if err != nil {
-		return err
-	}
 	mode := networkMode(&c.Record)
 	switch {
 	case mode == network.ModeHost || n.Name == network.ModeHost:
@@ -95,19 +88,11 @@ func (r *Runtime) ConnectNetwork(nameOrID, netName string, asked *nettypes.Endpo
 // DisconnectNetwork detaches a container from a network (`network disconnect`); a running
 // container loses the interface at once.
 func (r *Runtime) DisconnectNetwork(nameOrID, netName string, force bool) error {
-	c, l, err := r.getLocked(nameOrID)
+	c, l, s, n, err := r.lockedWithNetwork(nameOrID, netName)
 	if err != nil {
 		return err
 	}
 	defer l.Release()
-	s, err := network.Open(r.Layout.Root, r.Layout.RunRoot)
-	if err != nil {
-		return err
-	}
-	n, err := s.Get(netName)
-	if err != nil {
-		return err
-	}
 	mode := networkMode(&c.Record)
 	if n.Name == network.ModeHost || mode == network.ModeHost {
 		return errdefs.Invalid("container cannot be disconnected from host network or connected to host network")
@@ -160,4 +145,22 @@ func isUp(st *State) bool {
 		return true
 	}
 	return false
+}
+
+// lockedWithNetwork locks the container (see getLocked) and finds the network it is to join or
+// leave. On success the caller releases the lock.
+func (r *Runtime) lockedWithNetwork(nameOrID, netName string) (*Container, *lock.Lock, *network.Store, *network.Network, error) {
+	c, l, err := r.getLocked(nameOrID)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	s, err := network.Open(r.Layout.Root, r.Layout.RunRoot)
+	if err == nil {
+		var n *network.Network
+		if n, err = s.Get(netName); err == nil {
+			return c, l, s, n, nil
+		}
+	}
+	l.Release()
+	return nil, nil, nil, nil, err
 }
