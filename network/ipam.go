@@ -3,11 +3,10 @@ package network
 import (
 	"encoding/binary"
 	"fmt"
+	"github.com/berth-project/berth/internal/procfs"
 	"net"
 	"net/netip"
 	"os"
-	"strconv"
-	"strings"
 )
 
 // prefixOf parses a stored CIDR.
@@ -80,29 +79,6 @@ func macFor(a netip.Addr) net.HardwareAddr {
 	return net.HardwareAddr{0x02, 0x42, b[0], b[1], b[2], b[3]}
 }
 
-// processStart returns field 22 (starttime) of /proc/PID/stat, or 0 when the process is gone.
-func processStart(pid int) uint64 {
-	if pid <= 0 {
-		return 0
-	}
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0
-	}
-	s := string(data)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0
-	}
-	fields := strings.Fields(s[i+1:])
-	// fields[0] is field 3 (state); starttime is field 22.
-	if len(fields) < 20 {
-		return 0
-	}
-	v, _ := strconv.ParseUint(fields[19], 10, 64)
-	return v
-}
-
 // Owner identifies the long-lived process that owns a lease (the container's monitor). A lease
 // whose owner is gone is stale and is released by the next change to the network.
 type Owner struct {
@@ -111,13 +87,13 @@ type Owner struct {
 }
 
 // Self is the calling process as an Owner.
-func Self() Owner { return Owner{Pid: os.Getpid(), Start: processStart(os.Getpid())} }
+func Self() Owner { return Owner{Pid: os.Getpid(), Start: procfs.StartTime(os.Getpid())} }
 
 // alive reports whether the lease's owner still runs.
 func (l *Lease) alive() bool {
 	if l.OwnerPid == 0 {
 		return true
 	}
-	start := processStart(l.OwnerPid)
+	start := procfs.StartTime(l.OwnerPid)
 	return start != 0 && (l.OwnerStart == 0 || start == l.OwnerStart)
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/berth-project/berth/internal/procfs"
 	"net"
 	"os"
 	"os/signal"
@@ -336,9 +337,9 @@ func (m *monitor) start(st *State, hello attachHello) (int, error) {
 	now := time.Now().UTC()
 	st.Status = StatusRunning
 	st.Pid = pid
-	st.PidStart = ProcStartTime(pid)
+	st.PidStart = procfs.StartTime(pid)
 	st.MonitorPid = os.Getpid()
-	st.MonitorStart = ProcStartTime(st.MonitorPid)
+	st.MonitorStart = procfs.StartTime(st.MonitorPid)
 	st.ExitCode = 0
 	st.Error = ""
 	st.OOMKilled = false

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"github.com/berth-project/berth/internal/procfs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -47,8 +48,8 @@ func TestPrune(t *testing.T) {
 		}
 		if status == StatusRunning {
 			// A live "monitor" (this test process) keeps the container running through List.
-			c.MonitorPid, c.MonitorStart = self, ProcStartTime(self)
-			c.Pid, c.PidStart = self, ProcStartTime(self)
+			c.MonitorPid, c.MonitorStart = self, procfs.StartTime(self)
+			c.Pid, c.PidStart = self, procfs.StartTime(self)
 		}
 		addFakeContainer(t, rt, c)
 		if upper > 0 {

@@ -1,49 +1,14 @@
 package runtime
 
 import (
-	"bytes"
 	"errors"
+	"github.com/berth-project/berth/internal/procfs"
 	"os"
 	"path/filepath"
-	"strconv"
 	"time"
 
 	"golang.org/x/sys/unix"
 )
-
-// ProcStartTime returns the start time of pid (field 22 of /proc/PID/stat, in clock ticks since
-// boot), or 0 when the process does not exist.
-func ProcStartTime(pid int) uint64 {
-	if pid <= 0 {
-		return 0
-	}
-	var buf [512]byte
-	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0
-	}
-	n, _ := f.Read(buf[:])
-	f.Close()
-	data := buf[:n]
-	// The command name (field 2) is in parentheses and may hold spaces: skip past the last ')'.
-	i := bytes.LastIndexByte(data, ')')
-	if i < 0 {
-		return 0
-	}
-	fields := bytes.Fields(data[i+1:])
-	// fields[0] is field 3 (state); field 22 is fields[19].
-	if len(fields) < 20 {
-		return 0
-	}
-	if fields[0][0] == 'Z' || fields[0][0] == 'X' {
-		return 0 // a zombie has exited already
-	}
-	v, err := strconv.ParseUint(string(fields[19]), 10, 64)
-	if err != nil {
-		return 0
-	}
-	return v
-}
 
 // Alive reports whether the process pid with start time start still runs (a reused PID has another
 // start time and does not count).
@@ -51,7 +16,7 @@ func Alive(pid int, start uint64) bool {
 	if pid <= 0 {
 		return false
 	}
-	s := ProcStartTime(pid)
+	s := procfs.StartTime(pid)
 	return s != 0 && (start == 0 || s == start)
 }
 

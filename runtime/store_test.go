@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"errors"
+	"github.com/berth-project/berth/internal/procfs"
 	"os"
 	"strings"
 	"sync"
@@ -133,7 +134,7 @@ func TestReconcileDeadMonitor(t *testing.T) {
 		t.Errorf("reconciled state: %+v", got.State)
 	}
 	// A live process (this test) with the right start time counts as alive.
-	if !Alive(os.Getpid(), ProcStartTime(os.Getpid())) || Alive(os.Getpid(), 1) {
+	if !Alive(os.Getpid(), procfs.StartTime(os.Getpid())) || Alive(os.Getpid(), 1) {
 		t.Error("Alive ignores the start time")
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
+	"github.com/berth-project/berth/internal/procfs"
 	"io"
 	"os"
 	"os/exec"
@@ -153,7 +154,7 @@ func fakeStore(tb testing.TB, n int) (root, runroot string) {
 		tb.Fatal(err)
 	}
 	self := os.Getpid()
-	start := runtime.ProcStartTime(self)
+	start := procfs.StartTime(self)
 	now := time.Now()
 	pids := int64(100)
 	for i := 0; i < n; i++ {
