@@ -115,6 +115,10 @@ func (l Layout) LogPath(id string) string {
 	return filepath.Join(l.ContainerDir(id), id+"-json.log")
 }
 
+// SeccompDir caches compiled seccomp programs (package internal/seccompcache); it must stay
+// at seccompcache.RelDir from every container's rootfs.
+func (l Layout) SeccompDir() string { return filepath.Join(l.Root, "seccomp") }
+
 // RuntimeDir is where libcontainer keeps its state for the container.
 func (l Layout) RuntimeDir() string { return filepath.Join(l.RunRoot, "runtime") }
 

@@ -205,6 +205,10 @@ func (m *monitor) start(st *State, hello attachHello) (int, error) {
 		}
 	}
 	trace.Mark("rootfs mounted")
+	// The container's init finds the seccomp cache next to the rootfs (internal/seccompcache).
+	if err := os.Mkdir(l.SeccompDir(), 0o700); err != nil && !os.IsExist(err) {
+		return 125, fmt.Errorf("seccomp cache: %w", err)
+	}
 	ns, err := setupNetwork(l, rec, st)
 	if err != nil {
 		return 125, err // Docker's own words ("Bind for 0.0.0.0:3344 failed: port is already allocated")

@@ -2,14 +2,16 @@ package runtime
 
 import (
 	"errors"
-	"github.com/berth-project/berth/internal/procfs"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/berth-project/berth/internal/errdefs"
+	"github.com/berth-project/berth/internal/procfs"
+	"github.com/berth-project/berth/internal/seccompcache"
 	"github.com/docker/docker/api/types/container"
 )
 
@@ -136,5 +138,15 @@ func TestReconcileDeadMonitor(t *testing.T) {
 	// A live process (this test) with the right start time counts as alive.
 	if !Alive(os.Getpid(), procfs.StartTime(os.Getpid())) || Alive(os.Getpid(), 1) {
 		t.Error("Alive ignores the start time")
+	}
+}
+
+// The container's init opens the seccomp cache relative to its rootfs (the monitor's
+// <container>/merged).
+func TestSeccompDirFromRootfs(t *testing.T) {
+	l := Layout{Root: "/var/lib/berth", RunRoot: "/run/berth"}
+	rootfs := filepath.Join(l.ContainerDir("0123abcd"), "merged")
+	if got := filepath.Join(rootfs, seccompcache.RelDir); got != l.SeccompDir() {
+		t.Fatalf("rootfs/%s = %s, want %s", seccompcache.RelDir, got, l.SeccompDir())
 	}
 }

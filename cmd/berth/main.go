@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 
+	_ "github.com/berth-project/berth/internal/seccompcache" // serves libcontainer's seccomp programs from a cache
 	"github.com/berth-project/berth/internal/trace"
 	"github.com/berth-project/berth/runtime"
 	"github.com/opencontainers/runc/libcontainer"
