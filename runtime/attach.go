@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/berth-project/berth/internal/errdefs"
 	"github.com/berth-project/berth/internal/trace"
@@ -28,8 +27,6 @@ type AttachConn struct {
 	conn net.Conn
 	r    *bufio.Reader
 	wmu  sync.Mutex
-	// monitorExited, when this process started the monitor, closes once it has exited.
-	monitorExited chan struct{}
 }
 
 // ErrDetached is returned by Stream when the user typed the detach keys.
@@ -98,13 +95,9 @@ func (a *AttachConn) Stream(stdin io.Reader, stdout, stderr io.Writer, detachKey
 				}
 			case frameExit:
 				trace.Mark("exit code received")
+				// The monitor sends the code once the container is cleaned up (and removed,
+				// with --rm); its own exit takes a few more milliseconds, not waited for.
 				code, _ := strconv.Atoi(string(p))
-				if a.monitorExited != nil {
-					select {
-					case <-a.monitorExited:
-					case <-time.After(5 * time.Second):
-					}
-				}
 				done <- result{code, nil}
 				return
 			}

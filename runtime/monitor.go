@@ -70,12 +70,15 @@ func MonitorMain(args []string) int {
 	// libcontainer's mount helper) can take it down with a container's init.
 	rt.LockOSThread()
 	if len(args) < 3 {
-		fmt.Fprintln(os.Stderr, "usage: berth "+MonitorArg+" ROOT RUNROOT ID [attach]")
+		fmt.Fprintln(os.Stderr, "usage: berth "+MonitorArg+" ROOT RUNROOT ID|- [attach]")
 		return 125
 	}
 	r := &Runtime{Layout: Layout{Root: args[0], RunRoot: args[1]}}
-	id := args[2]
-	waitAttach := len(args) > 3 && args[3] == "attach"
+	id, waitAttach, ok := monitorOrders(args[2:])
+	if !ok {
+		return 0 // a prestarted monitor that was not needed
+	}
+	trace.Mark("monitor told")
 	syncPipe := os.NewFile(3, "sync")
 	report := func(m syncMsg) {
 		if syncPipe == nil {
@@ -131,6 +134,33 @@ func MonitorMain(args []string) int {
 	m.watchSignals()
 	m.loop()
 	return 0
+}
+
+// monitorOrders reads which container to start, and whether to wait for an attach client,
+// from the CLI's line on descriptor 4 ("ID [attach]"); the command line's ID and flag stand
+// when descriptor 4 is not there (a monitor started by hand). ok is false when the CLI closed
+// the pipe without a word.
+func monitorOrders(args []string) (id string, attach bool, ok bool) {
+	id, attach = args[0], len(args) > 1 && args[1] == "attach"
+	orders := os.NewFile(4, "orders")
+	buf := make([]byte, 128)
+	n := 0
+	for n < len(buf) {
+		k, err := orders.Read(buf[n:])
+		n += k
+		if err != nil || k == 0 || buf[n-1] == '\n' {
+			if errors.Is(err, syscall.EBADF) || errors.Is(err, os.ErrInvalid) {
+				return id, attach, id != prestartID
+			}
+			break
+		}
+	}
+	orders.Close()
+	f := strings.Fields(string(buf[:n]))
+	if len(f) == 0 {
+		return "", false, false
+	}
+	return f[0], len(f) > 1 && f[1] == "attach", true
 }
 
 func cl0(m *monitor) attachHello {

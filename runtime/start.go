@@ -18,6 +18,70 @@ type StartOptions struct {
 	// Attach, when set, connects an attach client before the process starts, so that nothing
 	// the process writes is missed (foreground run, start -a).
 	Attach *AttachOptions
+	// Monitor, when set, is a monitor started ahead (PrestartMonitor) to use instead of a new
+	// one. Start always consumes it: used, or aborted when the start does not need it.
+	Monitor *Monitor
+}
+
+// Monitor is a monitor process started before its container exists (PrestartMonitor): its
+// process and Go runtime start while the CLI creates the container, then it is told which
+// container to look after.
+type Monitor struct {
+	cmd   *exec.Cmd
+	syncR *os.File // the monitor's reports (syncMsg lines)
+	goW   *os.File // "ID [attach]\n" tells it what to start; closing it unused sends it away
+}
+
+// PrestartMonitor starts a monitor that waits to be told which container to start (see
+// StartOptions.Monitor). A monitor that is not used must be aborted.
+func (r *Runtime) PrestartMonitor() (*Monitor, error) {
+	return r.execMonitor(prestartID)
+}
+
+// Abort sends away a prestarted monitor that will not start anything and reaps it.
+func (m *Monitor) Abort() {
+	if m == nil {
+		return
+	}
+	// It has not been told anything, so it holds nothing yet: no need to wait for its start.
+	m.cmd.Process.Kill()
+	m.goW.Close()
+	m.syncR.Close()
+	m.cmd.Wait()
+}
+
+// prestartID stands for the container ID on a prestarted monitor's command line.
+const prestartID = "-"
+
+// execMonitor starts a monitor process for container id (prestartID: to be told later).
+func (r *Runtime) execMonitor(id string) (*Monitor, error) {
+	syncR, syncW, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("start monitor: %w", err)
+	}
+	goR, goW, err := os.Pipe()
+	if err != nil {
+		syncR.Close()
+		syncW.Close()
+		return nil, fmt.Errorf("start monitor: %w", err)
+	}
+	cmd := &exec.Cmd{
+		Path:        "/proc/self/exe",
+		Args:        []string{"berth", MonitorArg, r.Layout.Root, r.Layout.RunRoot, id},
+		Env:         monitorEnv(),
+		ExtraFiles:  []*os.File{syncW, goR},
+		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
+	}
+	trace.Mark("monitor exec")
+	err = cmd.Start()
+	syncW.Close()
+	goR.Close()
+	if err != nil {
+		syncR.Close()
+		goW.Close()
+		return nil, fmt.Errorf("start monitor: %w", err)
+	}
+	return &Monitor{cmd: cmd, syncR: syncR, goW: goW}, nil
 }
 
 // StartError is a failed start with the exit code Docker uses for it (125, 126 or 127).
@@ -43,6 +107,11 @@ func (e *StartError) Unwrap() error {
 // start failed, with a *StartError). A container already running is left alone. With opts.Attach
 // the returned connection is attached from the process's first byte.
 func (r *Runtime) Start(id string, opts StartOptions) (*Container, *AttachConn, error) {
+	defer func() {
+		if opts.Monitor != nil { // not handed the container: send it away
+			opts.Monitor.Abort()
+		}
+	}()
 	c, err := r.Get(id)
 	if err != nil {
 		return nil, nil, err
@@ -74,28 +143,24 @@ func (r *Runtime) Start(id string, opts StartOptions) (*Container, *AttachConn, 
 		return c, conn, nil
 	}
 
-	syncR, syncW, err := os.Pipe()
-	if err != nil {
-		return nil, nil, fmt.Errorf("start %s: %w", c.Name, err)
+	mon := opts.Monitor
+	opts.Monitor = nil
+	if mon == nil {
+		if mon, err = r.execMonitor(id); err != nil {
+			return nil, nil, err
+		}
 	}
-	args := []string{"berth", MonitorArg, r.Layout.Root, r.Layout.RunRoot, id}
+	what := id
 	if opts.Attach != nil {
-		args = append(args, "attach")
+		what += " attach"
 	}
-	cmd := &exec.Cmd{
-		Path:        "/proc/self/exe",
-		Args:        args,
-		Env:         monitorEnv(),
-		ExtraFiles:  []*os.File{syncW},
-		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
+	_, err = mon.goW.Write([]byte(what + "\n"))
+	mon.goW.Close()
+	if err != nil {
+		mon.Abort()
+		return nil, nil, fmt.Errorf("start %s: container monitor exited unexpectedly", c.Name)
 	}
-	trace.Mark("monitor exec")
-	if err := cmd.Start(); err != nil {
-		syncR.Close()
-		syncW.Close()
-		return nil, nil, fmt.Errorf("start monitor: %w", err)
-	}
-	syncW.Close()
+	cmd, syncR := mon.cmd, mon.syncR
 	defer syncR.Close()
 
 	var conn *AttachConn
@@ -128,13 +193,8 @@ func (r *Runtime) Start(id string, opts StartOptions) (*Container, *AttachConn, 
 				cmd.Process.Kill()
 				return fail(err)
 			}
-			// Reap the monitor if this command outlives it (foreground run, start -a); the
-			// attached session waits for that before returning, so nothing is left behind.
-			exited := make(chan struct{})
-			go func() { cmd.Wait(); close(exited) }()
-			if conn != nil {
-				conn.monitorExited = exited
-			}
+			// Reap the monitor if this command outlives it (foreground run, start -a).
+			go cmd.Wait()
 			c.State = *m.State
 			return c, conn, nil
 		default:

@@ -128,15 +128,40 @@ func (s *streamSetup) restore() {
 }
 
 // stream runs the session until the container exits (its code) or the user detaches (0).
+// untilDone passes on what arrives on sigs until done closes.
+func untilDone(sigs <-chan os.Signal, done <-chan struct{}) <-chan os.Signal {
+	out := make(chan os.Signal)
+	go func() {
+		defer close(out)
+		for {
+			select {
+			case <-done:
+				return
+			case sig := <-sigs:
+				select {
+				case out <- sig:
+				case <-done:
+					return
+				}
+			}
+		}
+	}()
+	return out
+}
+
 func (s *streamSetup) stream(cli *CLI, rt *runtime.Runtime, c *runtime.Container, conn *runtime.AttachConn) (int, error) {
 	defer s.restore()
 	defer conn.Close()
+	// Signal handlers stay installed when the stream ends, without signal.Stop: Stop waits for
+	// the runtime's signal delivery to go idle (~6 ms here, on every run), and the command ends
+	// with the stream. Signals that arrive after that are dropped.
+	done := make(chan struct{})
+	defer close(done)
 	if s.tty {
 		winch := make(chan os.Signal, 1)
 		signal.Notify(winch, unix.SIGWINCH)
-		defer signal.Stop(winch)
 		go func() {
-			for range winch {
+			for range untilDone(winch, done) {
 				if ws, err := term.GetWinsize(s.inFd); err == nil {
 					conn.Resize(ws.Height, ws.Width)
 				} else if outFd, ok := term.GetFdInfo(cli.Out); ok {
@@ -150,9 +175,8 @@ func (s *streamSetup) stream(cli *CLI, rt *runtime.Runtime, c *runtime.Container
 	if s.sigProxy {
 		sigs := make(chan os.Signal, 16)
 		signal.Notify(sigs)
-		defer signal.Stop(sigs)
 		go func() {
-			for sig := range sigs {
+			for sig := range untilDone(sigs, done) {
 				us, ok := sig.(unix.Signal)
 				if !ok || us == unix.SIGCHLD || us == unix.SIGWINCH || us == unix.SIGURG || us == unix.SIGPIPE {
 					continue

@@ -47,22 +47,26 @@ func runRun(cli *CLI, cmd *cobra.Command, o *containerOptions, args []string) er
 	if err != nil {
 		return withCode(err, 125)
 	}
-	c, err := createContainer(cmd.Context(), cli, cmd, o, args)
-	if err != nil {
-		return withCode(err, 125)
-	}
-	trace.Mark("record created")
 	rt, err := openContainers(cli)
 	if err != nil {
 		return withCode(err, 125)
 	}
+	// The monitor's process starts while the container is created; without one (it could not
+	// be started) Start starts its own.
+	mon, _ := rt.PrestartMonitor()
+	c, err := createContainer(cmd.Context(), cli, cmd, o, args)
+	if err != nil {
+		mon.Abort()
+		return withCode(err, 125)
+	}
+	trace.Mark("record created")
 	cleanupFailed := func() {
 		if o.autoRemove {
 			rt.Remove(c.ID, runtime.RemoveOptions{Force: true, Volumes: true})
 		}
 	}
 	if o.detach {
-		if _, _, err := rt.Start(c.ID, runtime.StartOptions{}); err != nil {
+		if _, _, err := rt.Start(c.ID, runtime.StartOptions{Monitor: mon}); err != nil {
 			cleanupFailed()
 			return startFailure(err)
 		}
@@ -75,7 +79,7 @@ func runRun(cli *CLI, cmd *cobra.Command, o *containerOptions, args []string) er
 		sigProxy: o.sigProxy && !c.Config.Tty, keys: keys,
 	}
 	h, w := s.prepare(cli)
-	_, conn, err := rt.Start(c.ID, runtime.StartOptions{Attach: &runtime.AttachOptions{
+	_, conn, err := rt.Start(c.ID, runtime.StartOptions{Monitor: mon, Attach: &runtime.AttachOptions{
 		Stdin: c.Config.AttachStdin, Stdout: c.Config.AttachStdout, Stderr: c.Config.AttachStderr,
 		Height: h, Width: w,
 	}})
