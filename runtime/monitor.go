@@ -401,16 +401,19 @@ func startErrorCode(err error) (int, string) {
 
 // cleanup releases what a failed or finished start holds.
 func (m *monitor) cleanup(st *State) {
+	// libcontainer's Destroy removes the cgroup it made; look for leftovers only when it failed.
+	destroyed := false
 	if m.lc != nil {
-		if err := m.lc.Destroy(); err != nil {
-			destroyLibcontainer(m.r.Layout, m.id)
-		}
+		destroyed = m.lc.Destroy() == nil
 		m.lc = nil
-	} else {
+	}
+	if !destroyed {
 		destroyLibcontainer(m.r.Layout, m.id)
 	}
 	teardownNetwork(m.r.Layout, m.rec, st)
-	removeCgroup(m.id)
+	if !destroyed {
+		removeCgroup(m.id)
+	}
 	unmountRootfs(m.r.Layout, m.id)
 }
 
@@ -485,9 +488,12 @@ func (m *monitor) loop() {
 			os.WriteFile(m.r.Layout.exitFile(m.id), []byte(strconv.Itoa(code)), 0o600)
 			m.r.SaveState(m.id, st)
 			l.Release()
-			m.autoRemove()
+			purge := m.autoRemove()
 			trace.Mark("removed")
 			m.hub.finish(code)
+			if purge != nil {
+				purge()
+			}
 			return
 		}
 		// Restart with Docker's backoff: 100 ms doubling up to a minute, reset after 10 s up.
@@ -520,23 +526,29 @@ func (m *monitor) loop() {
 	}
 }
 
-// autoRemove removes the container after its final exit (--rm).
-func (m *monitor) autoRemove() {
+// autoRemove removes the container after its final exit (--rm), its leftovers already released
+// by cleanup. It returns what deletes the container's folders, to run once the exit code is
+// reported (see removeRecord); nil when there is nothing to delete.
+func (m *monitor) autoRemove() (purge func()) {
 	il, err := m.r.LockIndex()
 	if err != nil {
-		return
+		return nil
 	}
 	defer il.Release()
 	cl, err := m.r.Lock(m.id)
 	if err != nil {
-		return
+		return nil
 	}
 	defer cl.Release()
 	c, err := m.r.load(m.id)
 	if err != nil || isActive(&c.State) {
-		return
+		return nil
 	}
-	m.r.removeLocked(c, true)
+	purge, err = m.r.removeRecord(c, true, true)
+	if err != nil {
+		return nil
+	}
+	return purge
 }
 
 // restart starts the process again after a backoff, unless the container was stopped meanwhile.

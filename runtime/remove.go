@@ -69,27 +69,42 @@ func (r *Runtime) Remove(id string, opts RemoveOptions) error {
 
 // removeLocked deletes a stopped container. The caller holds the index and container locks.
 func (r *Runtime) removeLocked(c *Container, volumes bool) error {
+	purge, err := r.removeRecord(c, volumes, false)
+	if err != nil {
+		return err
+	}
+	purge()
+	return nil
+}
+
+// removeRecord makes container c gone for every command: it releases what the container holds
+// (unless released says its monitor just did), its volumes with volumes, its config.json and its
+// name. The caller holds the index lock and the container's lock. purge then deletes the
+// container's folders, which nothing reads any more: the monitor of a --rm container reports
+// the exit code before that, so that `run --rm` does not wait for it.
+func (r *Runtime) removeRecord(c *Container, volumes, released bool) (purge func(), err error) {
 	id := c.ID
 	c.State.Status = StatusRemoving
-	r.releaseLeftovers(&c.Record, &c.State)
+	if !released {
+		r.releaseLeftovers(&c.Record, &c.State)
+	}
 	if err := releaseMounts(r.Layout, &c.Record, volumes); err != nil {
-		return fmt.Errorf("remove container %s: %w", c.Name, err)
+		return nil, fmt.Errorf("remove container %s: %w", c.Name, err)
 	}
 	dir := r.Layout.ContainerDir(id)
 	if isMountpoint(filepath.Join(dir, "merged")) {
-		return fmt.Errorf("remove container %s: rootfs is still mounted", c.Name)
+		return nil, fmt.Errorf("remove container %s: rootfs is still mounted", c.Name)
 	}
 	// Drop config.json first so that a half-removed folder never reads as a container.
 	if err := os.Remove(r.Layout.ConfigPath(id)); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("remove container %s: %w", c.Name, err)
+		return nil, fmt.Errorf("remove container %s: %w", c.Name, err)
 	}
 	r.releaseName(c.Name, id)
-	if err := os.RemoveAll(dir); err != nil {
-		return fmt.Errorf("remove container %s: %w", c.Name, err)
-	}
-	os.RemoveAll(filepath.Join(r.Layout.RunRoot, "containers", id))
-	os.Remove(r.Layout.lockPath(id))
-	return nil
+	return func() {
+		os.RemoveAll(dir)
+		os.RemoveAll(filepath.Join(r.Layout.RunRoot, "containers", id))
+		os.Remove(r.Layout.lockPath(id))
+	}, nil
 }
 
 // killAndWait marks the container manually stopped, kills its process with SIGKILL and waits for
