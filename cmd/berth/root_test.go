@@ -2,7 +2,10 @@ package main
 
 import (
 	"bytes"
+	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
 )
 
 func TestCommandName(t *testing.T) {
@@ -46,5 +49,58 @@ func TestHotCommandsMatchFullTree(t *testing.T) {
 		if a.String() != b.String() {
 			t.Errorf("%s: usage differs:\n%s\n---\n%s", name, a.String(), b.String())
 		}
+	}
+}
+
+// Every top-level command of the full tree is built alone or with its group, and the command
+// that runs (with all its subcommands) is the same as in the full tree.
+func TestCommandGroupsMatchFullTree(t *testing.T) {
+	full := newRootCommand(&CLI{})
+	for _, want := range full.Commands() {
+		name := want.Name()
+		if hotCommands[name] == nil && commandGroup(name) == nil {
+			t.Errorf("%s: neither a hot command nor in commandGroup", name)
+			continue
+		}
+		part := commandFor(&CLI{}, []string{name})
+		if len(part.Commands()) >= len(full.Commands()) {
+			t.Errorf("%s: built the whole tree", name)
+		}
+		got, _, err := part.Find([]string{name})
+		if err != nil || got.Name() != name {
+			t.Errorf("%s: not in its partial tree: %v", name, err)
+			continue
+		}
+		sameSubtree(t, want, got)
+	}
+	if commandGroup("nosuchcommand") != nil || commandGroup("help") != nil {
+		t.Error("commandGroup names a command that is not one")
+	}
+}
+
+// sameSubtree compares usage, aliases, visibility and completion of want and got and of all
+// their subcommands.
+func sameSubtree(t *testing.T, want, got *cobra.Command) {
+	t.Helper()
+	var a, b bytes.Buffer
+	want.SetOut(&a)
+	got.SetOut(&b)
+	want.Usage()
+	got.Usage()
+	path := want.CommandPath()
+	if a.String() != b.String() {
+		t.Errorf("%s: usage differs:\n%s\n---\n%s", path, a.String(), b.String())
+	}
+	if strings.Join(want.Aliases, ",") != strings.Join(got.Aliases, ",") || want.Hidden != got.Hidden ||
+		(want.ValidArgsFunction == nil) != (got.ValidArgsFunction == nil) || (want.RunE == nil) != (got.RunE == nil) {
+		t.Errorf("%s: aliases, visibility, completion or run function differ", path)
+	}
+	wc, gc := want.Commands(), got.Commands()
+	if len(wc) != len(gc) {
+		t.Errorf("%s: %d subcommands, want %d", path, len(gc), len(wc))
+		return
+	}
+	for i := range wc {
+		sameSubtree(t, wc[i], gc[i])
 	}
 }
