@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/berth-project/berth/internal/trace"
 	"github.com/berth-project/berth/storage"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -65,11 +66,18 @@ func (s *Store) storeLayers(ctx context.Context, jobs []layerJob, p progress) er
 // the decompressor feeding ApplyLayer (which verifies the diff ID). No pipes, no hand-offs: a
 // chunk is hashed, written and unpacked while it is still in the CPU's cache.
 func (s *Store) storeLayer(ctx context.Context, j layerJob, p progress) error {
+	if trace.On() {
+		trace.Mark(fmt.Sprintf("pull: layer %d (%s) request", j.index, j.blob.Hex[:12]))
+		defer trace.Mark(fmt.Sprintf("pull: layer %d stored", j.index))
+	}
 	body, err := j.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer body.Close()
+	if trace.On() {
+		trace.Mark(fmt.Sprintf("pull: layer %d response", j.index))
+	}
 	bw, err := s.storage.NewBlobWriter(j.blob)
 	if err != nil {
 		return fmt.Errorf("layer %s: %w", j.blob, err)
@@ -93,6 +101,9 @@ func (s *Store) storeLayer(ctx context.Context, j layerJob, p progress) error {
 	}
 	if src.err != nil {
 		return fmt.Errorf("download %s: %w", j.blob, src.err)
+	}
+	if trace.On() {
+		trace.Mark(fmt.Sprintf("pull: layer %d downloaded, unpacked, verified and synced", j.index))
 	}
 	p.update(j.index, stageDownloaded, 0)
 	if err := bw.Check(); err != nil {

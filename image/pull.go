@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/berth-project/berth/internal/errdefs"
+	"github.com/berth-project/berth/internal/trace"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -179,7 +180,9 @@ func (s *Store) pull(ctx context.Context, ref string, opts PullOptions) (*Image,
 		lp = newLayerProgress(out, opts.Terminal, names, sizes, exists)
 		prog = lp
 	}
+	trace.Mark("pull: layers start")
 	err = s.storeLayers(ctx, todo, prog)
+	trace.Mark("pull: layers done")
 	lp.finish()
 	if err != nil {
 		if ctx.Err() != nil {
@@ -200,6 +203,7 @@ func (s *Store) pull(ctx context.Context, ref string, opts PullOptions) (*Image,
 	if err != nil {
 		return nil, fmt.Errorf("pull %s: %w", fam, err)
 	}
+	trace.Mark("pull: image recorded")
 	fmt.Fprintf(out, "Digest: %s\n", top)
 	if upToDate && len(todo) == 0 {
 		fmt.Fprintf(out, "Status: Image is up to date for %s\n", fam)

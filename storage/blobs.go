@@ -13,6 +13,7 @@ import (
 
 	"github.com/berth-project/berth/internal/errdefs"
 	"github.com/berth-project/berth/internal/lock"
+	"github.com/berth-project/berth/internal/trace"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
@@ -278,8 +279,14 @@ func (w *BlobWriter) Commit() (int64, error) {
 		return fail(err)
 	}
 	if !w.s.NoSync {
+		if trace.On() {
+			trace.Mark("blob " + w.h.Hex[:12] + ": fsync")
+		}
 		if err := f.Sync(); err != nil {
 			return fail(err)
+		}
+		if trace.On() {
+			trace.Mark("blob " + w.h.Hex[:12] + ": synced")
 		}
 	}
 	w.f = nil

@@ -12,6 +12,7 @@ import (
 	"github.com/berth-project/berth/internal/atomicfile"
 	"github.com/berth-project/berth/internal/errdefs"
 	"github.com/berth-project/berth/internal/lock"
+	"github.com/berth-project/berth/internal/trace"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sys/unix"
 )
@@ -175,8 +176,14 @@ func (s *Store) applyInto(tmp string, parent, diffID, chainID v1.Hash, r io.Read
 		return nil, err
 	}
 	if !s.NoSync {
+		if trace.On() {
+			trace.Mark("layer " + chainID.Hex[:12] + ": unpacked and verified, syncfs")
+		}
 		if err := syncFS(tmp); err != nil {
 			return nil, err
+		}
+		if trace.On() {
+			trace.Mark("layer " + chainID.Hex[:12] + ": synced")
 		}
 	}
 	return &Layer{ChainID: chainID, DiffID: diffID, Parent: parent, Size: size}, nil
