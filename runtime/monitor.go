@@ -130,7 +130,7 @@ func MonitorMain(args []string) int {
 	trace.Mark("start reported")
 	// Not now: a short-lived process (run --rm ... true) has exited by the time a collection
 	// finishes, and its exit would wait for it.
-	time.AfterFunc(shrinkDelay, shrinkMonitor)
+	time.AfterFunc(shrinkDelay, func() { shrinkMonitor(r.Layout) })
 	m.watchSignals()
 	m.loop()
 	return 0

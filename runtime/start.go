@@ -66,7 +66,7 @@ func (r *Runtime) execMonitor(id string) (*Monitor, error) {
 		return nil, fmt.Errorf("start monitor: %w", err)
 	}
 	cmd := &exec.Cmd{
-		Path:        "/proc/self/exe",
+		Path:        selfExe,
 		Args:        []string{"berth", MonitorArg, r.Layout.Root, r.Layout.RunRoot, id},
 		Env:         monitorEnv(),
 		ExtraFiles:  []*os.File{syncW, goR},

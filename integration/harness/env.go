@@ -47,6 +47,8 @@ type Env struct {
 	ptys      []*PTYProc
 	once      sync.Once   // cleanup runs once: at the test's end or in an emergency
 	emergency atomic.Bool // cleaning up from outside the test: log to stderr, not to T
+	// tmpfsRunRoot: the runroot is a tmpfs mounted by MountTmpfsRunRoot.
+	tmpfsRunRoot atomic.Bool
 }
 
 var (

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -98,7 +99,20 @@ func (e *Env) Mounts() []string {
 	if err != nil {
 		e.T.Fatalf("harness: %v", err)
 	}
+	if e.tmpfsRunRoot.Load() { // the runroot's own tmpfs (MountTmpfsRunRoot) is not a leak
+		mps = slices.DeleteFunc(mps, func(mp string) bool { return mp == filepath.Clean(e.RunRoot) })
+	}
 	return mps
+}
+
+// MountTmpfsRunRoot puts e's runroot on a tmpfs of its own, as /run is on most hosts; call it
+// before the first berth command. Cleanup unmounts it with everything else under the runroot.
+func (e *Env) MountTmpfsRunRoot() {
+	e.T.Helper()
+	if err := unix.Mount("tmpfs", e.RunRoot, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0711"); err != nil {
+		e.T.Fatalf("harness: tmpfs on %s: %v", e.RunRoot, err)
+	}
+	e.tmpfsRunRoot.Store(true)
 }
 
 // CheckNoLeaks fails the test if anything of e's containers is still there: mounts under the
