@@ -1,104 +1,110 @@
 package runtime
 
 import (
-	"bytes"
-	"encoding/gob"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	goruntime "runtime"
-	"sort"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/go-connections/nat"
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/internal/errdefs"
+	"github.com/berth-project/berth/internal/ids"
 )
 
-// psRecord is the part of config.json that ps shows or filters on. Decoding only these fields
-// costs about half of decoding a whole Record, which dominates `ps -a` on a large store.
-type psRecord struct {
-	ID, Name             string
-	Created              time.Time
-	Image, ImageID, Path string
-	Args                 []string
-	Config               *struct {
-		Image        string
-		Labels       map[string]string
-		ExposedPorts psPorts
-	}
-	HostConfig *struct {
-		PortBindings nat.PortMap
-	}
-	Mounts   []container.MountPoint
-	Networks map[string]*network.EndpointSettings
+// `ps` on a large store: what ps shows of a container (see encodePsPayload) is kept in one cache
+// file, containers/.ps-index, keyed by the stat of the container's folder when it was read.
+// berth replaces config.json and state.json only by writing a temporary file beside them and
+// renaming it (SaveRecord, SaveState), and every such rename changes the folder's modification
+// and change times. A listing then costs, per container, one fstatat (system calls are dear: a
+// few microseconds each on a virtual machine) and a small binary decode; the JSON files are read
+// only for containers whose folder changed. Running containers are still checked for a live
+// monitor (reconcile on read) on every listing.
+//
+// The cache is an accelerator only: it is written without locks (each writer renames a complete
+// file into place), a missing, stale, damaged or foreign one costs a JSON read, never a wrong
+// answer, and a container without an entry (one created by an older berth) is read from its
+// JSON files as before.
+
+const (
+	psIndexName  = ".ps-index"
+	psIndexMagic = "berth ps index 2\n"
+	// psOldCacheName is the gob cache of earlier versions, removed when the index is written.
+	psOldCacheName = ".ps-cache"
+)
+
+// psRacyWindow: an entry is trusted only when its folder last changed this long before it was
+// read. File times come from a coarse clock (a tick, or a second on some file systems): a
+// change made within the same tick as the read can keep the folder's times. A change made after
+// the read always has later times than ones that old, so equal keys mean equal contents. (A
+// variable for tests.)
+var psRacyWindow = int64(2 * time.Second)
+
+// psFileKey identifies one version of a container's folder: any entry created, renamed or
+// removed in it changes its modification and change times.
+type psFileKey struct {
+	Ino   uint64
+	Size  int64
+	Mtime int64
+	Ctime int64
 }
 
-// psPorts is Config.ExposedPorts ({"80/tcp": {}} in JSON) as a list, which gob can encode.
-type psPorts []nat.Port
-
-// UnmarshalJSON reads the port set's keys.
-func (p *psPorts) UnmarshalJSON(data []byte) error {
-	var set map[nat.Port]json.RawMessage
-	if err := json.Unmarshal(data, &set); err != nil {
-		return err
-	}
-	*p = (*p)[:0]
-	for port := range set {
-		*p = append(*p, port)
-	}
-	return nil
+func psKeyOf(st *unix.Stat_t) psFileKey {
+	return psFileKey{Ino: st.Ino, Size: st.Size, Mtime: st.Mtim.Nano(), Ctime: st.Ctim.Nano()}
 }
 
-func (p *psRecord) record() Record {
-	rec := Record{
-		ID: p.ID, Name: p.Name, Created: p.Created, Image: p.Image, ImageID: p.ImageID,
-		Path: p.Path, Args: p.Args, Mounts: p.Mounts, Networks: p.Networks,
-		Config: &container.Config{}, HostConfig: &container.HostConfig{},
-	}
-	if p.Config != nil {
-		rec.Config.Image, rec.Config.Labels = p.Config.Image, p.Config.Labels
-		if len(p.Config.ExposedPorts) > 0 {
-			rec.Config.ExposedPorts = nat.PortSet{}
-			for _, port := range p.Config.ExposedPorts {
-				rec.Config.ExposedPorts[port] = struct{}{}
-			}
-		}
-	}
-	if p.HostConfig != nil {
-		rec.HostConfig.PortBindings = p.HostConfig.PortBindings
-	}
-	return rec
+// psIndexEntry is one container's entry of the index file as read: the key of the folder it was
+// read from, when it was read, and the encoded payload.
+type psIndexEntry struct {
+	dir     psFileKey
+	readAt  int64
+	payload string
+}
+
+// trusted tells whether e describes the folder with key dir.
+func (e *psIndexEntry) trusted(dir psFileKey) bool {
+	return e.dir == dir && dir.Mtime < e.readAt-psRacyWindow && dir.Ctime < e.readAt-psRacyWindow
+}
+
+// psSlot is one container's outcome of a listing.
+type psSlot struct {
+	entry psIndexEntry // the entry to keep in the index (payload empty: none)
+	fresh bool         // entry was made now (the index must be rewritten)
+	err   error
 }
 
 // listForPs is List for ps: every container newest first, reconciled, with the Record holding
-// only what ps uses (see psRecord). Files are read with plain open/read/close (no poller
-// registration) by one worker per CPU.
+// only what ps uses (see psPayload).
 func (r *Runtime) listForPs() ([]*Container, error) {
-	list, err := r.ids()
-	if err != nil {
-		return nil, err
-	}
-	cache := r.readPsCache()
 	// Files are opened relative to the containers folder: the kernel then walks two path
-	// components per file instead of the whole --root path (two lookups per container).
-	dirfd, err := unix.Open(filepath.Join(r.Layout.Root, "containers"), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err == nil {
-		defer unix.Close(dirfd)
-	} else if len(list) > 0 {
+	// components per file instead of the whole --root path.
+	dirfd, err := unix.Open(r.Layout.Root+"/containers", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return nil, nil
+		}
 		return nil, fmt.Errorf("list containers: %w", err)
 	}
-	fresh := make([]*psCacheEntry, len(list))
-	out := make([]*Container, len(list))
-	errs := make([]error, len(list))
+	defer unix.Close(dirfd)
+	list, err := readContainerIDs(dirfd)
+	if err != nil {
+		return nil, fmt.Errorf("list containers: %w", err)
+	}
+	index := readPsIndex(dirfd)
+	readAt := time.Now().UnixNano()
+
+	cs := make([]Container, len(list))
+	cfgs := make([]container.Config, len(list))
+	slots := make([]psSlot, len(list))
 	workers := goruntime.GOMAXPROCS(0)
-	if len(list) < 16 {
+	if len(list) < 64 {
 		workers = 1
 	}
 	var wg sync.WaitGroup
@@ -106,22 +112,32 @@ func (r *Runtime) listForPs() ([]*Container, error) {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
-			buf := make([]byte, 16<<10)
+			var buf []byte
 			for i := w; i < len(list); i += workers {
-				out[i], fresh[i], buf, errs[i] = r.loadForPs(dirfd, list[i], cache.Entries[list[i]], buf)
+				var old *psIndexEntry
+				if e, ok := index[list[i]]; ok {
+					old = &e
+				}
+				buf = r.loadForPs(dirfd, list[i], old, readAt, &cs[i], &cfgs[i], &slots[i], buf)
 			}
 		}(w)
 	}
 	wg.Wait()
-	r.updatePsCache(cache, list, fresh)
-	res := out[:0]
-	for i, c := range out {
-		if errs[i] != nil {
-			if errors.Is(errs[i], errdefs.ErrNotFound) {
+
+	res := make([]*Container, 0, len(list))
+	dirty := len(index) != len(list)
+	for i := range list {
+		s := &slots[i]
+		if s.fresh || s.entry.payload == "" {
+			dirty = true
+		}
+		if s.err != nil {
+			if errors.Is(s.err, errdefs.ErrNotFound) {
 				continue // being created or removed right now
 			}
-			return nil, errs[i]
+			return nil, s.err
 		}
+		c := &cs[i]
 		if needsReconcile(&c.State) {
 			nc, err := r.reconcile(c.ID)
 			if err != nil {
@@ -131,148 +147,143 @@ func (r *Runtime) listForPs() ([]*Container, error) {
 		}
 		res = append(res, c)
 	}
-	sort.Slice(res, func(i, j int) bool { return res[i].Created.After(res[j].Created) })
+	if dirty {
+		writePsIndex(dirfd, list, slots)
+	}
+	slices.SortStableFunc(res, func(a, b *Container) int { return b.Created.Compare(a.Created) })
 	return res, nil
 }
 
-// loadForPs reads one container for ps with the rules of load: no config.json means "being
-// created or removed" (not found), no state.json means created. The config part comes from the
-// ps cache when config.json is unchanged (same inode, size and modification time); otherwise it
-// is decoded and returned as a fresh cache entry. buf is reused (and returned, grown if a file
-// did not fit).
-func (r *Runtime) loadForPs(dirfd int, id string, cached *psCacheEntry, buf []byte) (*Container, *psCacheEntry, []byte, error) {
-	notFound := func() (*Container, *psCacheEntry, []byte, error) {
-		return nil, nil, buf, errdefs.NotFound("No such container: " + id)
-	}
-	// The same files as Layout.ConfigPath and StatePath, relative to the containers folder.
-	configPath, statePath := id+"/config.json", id+"/state.json"
+// loadForPs fills c (and cfg, its Config) with container id for ps, from the index entry old when
+// the container's folder is unchanged, else from its files (with the rules of load: no
+// config.json is "being created or removed", not found; no state.json is created). The outcome
+// goes to slot. buf is a read buffer, returned for reuse.
+func (r *Runtime) loadForPs(dirfd int, id string, old *psIndexEntry, readAt int64, c *Container, cfg *container.Config, slot *psSlot, buf []byte) []byte {
 	var st unix.Stat_t
-	if err := unix.Fstatat(dirfd, configPath, &st, 0); err != nil {
+	if err := unix.Fstatat(dirfd, id, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		if err == unix.ENOENT {
+			slot.err = errdefs.NotFound("No such container: " + id)
+		} else {
+			slot.err = fmt.Errorf("read container %s: %w", id, err)
+		}
+		return buf
+	}
+	key := psKeyOf(&st)
+	if old != nil && old.trusted(key) && decodePsPayload(old.payload, id, c, cfg) == nil {
+		slot.entry = *old
+		return buf
+	}
+	// The folder was stat'ed before the files are read: a change made meanwhile shows as a
+	// changed folder next time.
+	entry := psIndexEntry{dir: key, readAt: readAt}
+	var rec psRecord
+	data, buf, err := readFileAt(dirfd, id+"/config.json", buf)
+	if err == nil {
+		err = json.Unmarshal(data, &rec)
+	}
+	if err != nil {
 		if errors.Is(err, unix.ENOENT) {
-			return notFound()
+			slot.err = errdefs.NotFound("No such container: " + id)
+		} else {
+			slot.err = fmt.Errorf("read container %s: %w", id, err)
 		}
-		return nil, nil, buf, fmt.Errorf("read container %s: %w", id, err)
+		return buf
 	}
-	key := psFileKey{Ino: st.Ino, Size: st.Size, Mtime: st.Mtim.Nano()}
-	var entry *psCacheEntry
-	if cached != nil && cached.Key == key {
-		entry = cached
-	} else {
-		data, nbuf, err := readFileAt(dirfd, configPath, buf)
-		buf = nbuf
-		if err != nil {
-			if errors.Is(err, unix.ENOENT) {
-				return notFound()
-			}
-			return nil, nil, buf, fmt.Errorf("read container %s: %w", id, err)
-		}
-		entry = &psCacheEntry{Key: key}
-		if err := json.Unmarshal(data, &entry.Rec); err != nil {
-			return nil, nil, buf, fmt.Errorf("read container %s: %w", id, err)
-		}
-	}
-	c := &Container{Record: entry.Rec.record()}
-	data, buf, err := readFileAt(dirfd, statePath, buf)
+	var state State
+	data, buf, err = readFileAt(dirfd, id+"/state.json", buf)
 	switch {
 	case err == nil:
-		if err := json.Unmarshal(data, &c.State); err != nil {
-			return nil, nil, buf, fmt.Errorf("read container %s: %w", id, err)
+		if err := json.Unmarshal(data, &state); err != nil {
+			slot.err = fmt.Errorf("read container %s: %w", id, err)
+			return buf
 		}
 	case !errors.Is(err, unix.ENOENT):
-		return nil, nil, buf, fmt.Errorf("read container %s: %w", id, err)
+		slot.err = fmt.Errorf("read container %s: %w", id, err)
+		return buf
 	}
-	if c.State.Status == "" {
-		c.State.Status = StatusCreated
+	if state.Status == "" {
+		state.Status = StatusCreated
 	}
-	return c, entry, buf, nil
-}
-
-// psFileKey identifies one version of a config.json: berth replaces the file by rename, so any
-// change gives another inode, and the size and time guard against edits in place.
-type psFileKey struct {
-	Ino   uint64
-	Size  int64
-	Mtime int64
-}
-
-// psCacheEntry is the decoded ps part of one config.json version.
-type psCacheEntry struct {
-	Key psFileKey
-	Rec psRecord
-}
-
-// psCache is the ps cache file (containers/.ps-cache, gob): the decoded ps part of every
-// config.json, so that `ps` decodes only the small state.json of unchanged containers. It is a
-// cache only: a missing, stale or unreadable one costs a decode, never a wrong answer.
-type psCache struct {
-	Entries map[string]*psCacheEntry
-}
-
-func (r *Runtime) psCachePath() string {
-	return filepath.Join(r.Layout.Root, "containers", ".ps-cache")
-}
-
-func (r *Runtime) readPsCache() *psCache {
-	c := &psCache{Entries: map[string]*psCacheEntry{}}
-	data, _, err := readFileInto(r.psCachePath(), make([]byte, 64<<10))
-	if err != nil {
-		return c
+	// The container is shown from its encoded form, as it will be from the index next time.
+	entry.payload = string(encodePsPayload(nil, &rec, &state))
+	if err := decodePsPayload(entry.payload, id, c, cfg); err != nil {
+		slot.err = fmt.Errorf("read container %s: %w", id, err)
+		return buf
 	}
-	if err := gob.NewDecoder(bytes.NewReader(data)).Decode(c); err != nil || c.Entries == nil {
-		return &psCache{Entries: map[string]*psCacheEntry{}}
-	}
-	return c
+	slot.entry, slot.fresh = entry, true
+	return buf
 }
 
-// updatePsCache rewrites the cache when an entry was added, changed or dropped. Failures are
-// ignored (a read-only root, a full disk): the cache is only an accelerator. Concurrent writers
-// each rename a complete file into place, so readers never see a torn one.
-func (r *Runtime) updatePsCache(old *psCache, ids []string, fresh []*psCacheEntry) {
-	next := &psCache{Entries: make(map[string]*psCacheEntry, len(ids))}
-	dirty := false
-	for i, id := range ids {
-		if fresh[i] == nil {
+// psRecord is the part of config.json that ps shows or filters on.
+type psRecord struct {
+	ID, Name             string
+	Created              time.Time
+	Image, ImageID, Path string
+	Args                 []string
+	Config               *struct {
+		Image        string
+		Labels       map[string]string
+		ExposedPorts map[nat.Port]struct{}
+	}
+	HostConfig *struct {
+		PortBindings nat.PortMap
+	}
+	Mounts   []container.MountPoint
+	Networks map[string]*psEndpoint
+}
+
+// psEndpoint is what ps uses of a network endpoint: the network's ID (the network filter).
+type psEndpoint struct {
+	NetworkID string
+}
+
+// readContainerIDs lists the container IDs in the containers folder dirfd (as ids does).
+func readContainerIDs(dirfd int) ([]string, error) {
+	if _, err := unix.Seek(dirfd, 0, 0); err != nil {
+		return nil, err
+	}
+	buf := make([]byte, 32<<10)
+	var out []string
+	for {
+		n, err := unix.ReadDirent(dirfd, buf)
+		if err == unix.EINTR {
 			continue
 		}
-		next.Entries[id] = fresh[i]
-		if old.Entries[id] != fresh[i] {
-			dirty = true
+		if err != nil {
+			return nil, err
+		}
+		if n <= 0 {
+			return out, nil
+		}
+		b := buf[:n]
+		for len(b) >= 19 {
+			// struct linux_dirent64: ino u64, off s64, reclen u16, type u8, name NUL-terminated.
+			reclen := int(b[16]) | int(b[17])<<8
+			if reclen < 19 || reclen > len(b) {
+				return nil, errors.New("bad directory entry")
+			}
+			name := b[19:reclen]
+			if len(name) > 64 && name[64] == 0 {
+				if s := string(name[:64]); ids.IsHexPrefix(s) {
+					out = append(out, s)
+				}
+			}
+			b = b[reclen:]
 		}
 	}
-	if len(next.Entries) != len(old.Entries) {
-		dirty = true
-	}
-	if !dirty {
-		return
-	}
-	var b bytes.Buffer
-	if err := gob.NewEncoder(&b).Encode(next); err != nil {
-		return
-	}
-	f, err := os.CreateTemp(filepath.Dir(r.psCachePath()), ".ps-cache.tmp*")
-	if err != nil {
-		return
-	}
-	_, werr := f.Write(b.Bytes())
-	cerr := f.Close()
-	if werr != nil || cerr != nil || os.Rename(f.Name(), r.psCachePath()) != nil {
-		os.Remove(f.Name())
-	}
 }
 
-// readFileInto reads a whole file into buf (growing it when needed) with open, read and close
-// only. It returns the data, the possibly grown buffer and the error.
-func readFileInto(path string, buf []byte) ([]byte, []byte, error) {
-	return readFileAt(unix.AT_FDCWD, path, buf)
-}
-
-// readFileAt is readFileInto for a path relative to dirfd.
+// readFileAt reads the file path (relative to dirfd) into buf, grown when needed, with open,
+// read and close only. It returns the data and the buffer.
 func readFileAt(dirfd int, path string, buf []byte) ([]byte, []byte, error) {
 	fd, err := unix.Openat(dirfd, path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, buf, err
 	}
 	defer unix.Close(fd)
+	if len(buf) < 16<<10 {
+		buf = make([]byte, 16<<10)
+	}
 	n := 0
 	for {
 		if n == len(buf) {
@@ -294,4 +305,280 @@ func readFileAt(dirfd int, path string, buf []byte) ([]byte, []byte, error) {
 			return buf[:n], buf, nil
 		}
 	}
+}
+
+// readPsIndex reads the index file of the containers folder dirfd. A missing or damaged one
+// reads as empty.
+func readPsIndex(dirfd int) map[string]psIndexEntry {
+	fd, err := unix.Openat(dirfd, psIndexName, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil || st.Size < int64(len(psIndexMagic)) || st.Size > 1<<30 {
+		return nil
+	}
+	buf := make([]byte, st.Size)
+	for n := 0; n < len(buf); {
+		m, err := unix.Read(fd, buf[n:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || m == 0 {
+			return nil
+		}
+		n += m
+	}
+	// The payloads' strings point into the file's contents, which are never changed.
+	s := unsafeString(buf)
+	d := psDec{s: s}
+	if d.raw(len(psIndexMagic)) != psIndexMagic {
+		return nil
+	}
+	count := d.uvarint()
+	if d.bad || count > uint64(len(s)) {
+		return nil
+	}
+	out := make(map[string]psIndexEntry, count)
+	for i := uint64(0); i < count; i++ {
+		id := d.str()
+		var e psIndexEntry
+		e.dir = d.key()
+		e.readAt = d.varint()
+		e.payload = d.str()
+		if d.bad {
+			return nil
+		}
+		out[id] = e
+	}
+	return out
+}
+
+// writePsIndex replaces the index with the entries of slots. Failures are ignored (a read-only
+// root, a full disk): the index is only an accelerator.
+func writePsIndex(dirfd int, list []string, slots []psSlot) {
+	n := 0
+	size := len(psIndexMagic) + 10
+	for i := range slots {
+		if slots[i].entry.payload != "" {
+			n++
+			size += len(list[i]) + len(slots[i].entry.payload) + 80
+		}
+	}
+	e := psEnc{b: make([]byte, 0, size)}
+	e.b = append(e.b, psIndexMagic...)
+	e.uvarint(uint64(n))
+	for i := range slots {
+		s := &slots[i].entry
+		if s.payload == "" {
+			continue
+		}
+		e.str(list[i])
+		e.key(s.dir)
+		e.varint(s.readAt)
+		e.str(s.payload)
+	}
+	var rnd [8]byte
+	unix.Getrandom(rnd[:], unix.GRND_NONBLOCK)
+	tmp := fmt.Sprintf("%s.tmp-%d-%x", psIndexName, os.Getpid(), rnd)
+	fd, err := unix.Openat(dirfd, tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return
+	}
+	ok := true
+	for b := e.b; len(b) > 0; {
+		m, err := unix.Write(fd, b)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			ok = false
+			break
+		}
+		b = b[m:]
+	}
+	if unix.Close(fd) != nil || !ok || unix.Renameat(dirfd, tmp, dirfd, psIndexName) != nil {
+		unix.Unlinkat(dirfd, tmp, 0)
+		return
+	}
+	unix.Unlinkat(dirfd, psOldCacheName, 0)
+}
+
+// encodePsPayload appends what ps uses of a container (rec and st) to b. decodePsPayload reads
+// it back. Network endpoints keep only the network ID.
+func encodePsPayload(b []byte, rec *psRecord, st *State) []byte {
+	e := psEnc{b: b}
+	e.str(rec.Name)
+	e.time(rec.Created)
+	e.str(rec.Image)
+	e.str(rec.ImageID)
+	e.str(rec.Path)
+	e.uvarint(uint64(len(rec.Args)))
+	for _, a := range rec.Args {
+		e.str(a)
+	}
+	if rec.Config == nil {
+		e.uvarint(0)
+	} else {
+		e.uvarint(1)
+		e.str(rec.Config.Image)
+		e.stringMap(rec.Config.Labels)
+		ports := make([]string, 0, len(rec.Config.ExposedPorts))
+		for p := range rec.Config.ExposedPorts {
+			ports = append(ports, string(p))
+		}
+		slices.Sort(ports)
+		e.uvarint(uint64(len(ports)))
+		for _, p := range ports {
+			e.str(p)
+		}
+	}
+	var bindings map[string][]PortBinding
+	if rec.HostConfig != nil && len(rec.HostConfig.PortBindings) > 0 {
+		bindings = map[string][]PortBinding{}
+		for p, bs := range rec.HostConfig.PortBindings {
+			l := make([]PortBinding, len(bs))
+			for i, b := range bs {
+				l[i] = PortBinding{HostIP: b.HostIP, HostPort: b.HostPort}
+			}
+			bindings[string(p)] = l
+		}
+	}
+	e.ports(bindings)
+	e.uvarint(uint64(len(rec.Mounts)))
+	for _, m := range rec.Mounts {
+		e.str(string(m.Type))
+		e.str(m.Name)
+		e.str(m.Source)
+		e.str(m.Destination)
+		e.str(m.Driver)
+		e.str(m.Mode)
+		e.bool(m.RW)
+		e.str(string(m.Propagation))
+	}
+	e.networks(len(rec.Networks), func(yield func(name, id string)) {
+		for name, ep := range rec.Networks {
+			if ep == nil {
+				yield(name, "")
+			} else {
+				yield(name, ep.NetworkID)
+			}
+		}
+	})
+
+	e.str(st.Status)
+	e.varint(int64(st.Pid))
+	e.uvarint(st.PidStart)
+	e.varint(int64(st.MonitorPid))
+	e.uvarint(st.MonitorStart)
+	e.varint(int64(st.ExitCode))
+	e.bool(st.OOMKilled)
+	e.str(st.Error)
+	e.time(st.StartedAt)
+	e.time(st.FinishedAt)
+	e.varint(int64(st.RestartCount))
+	e.bool(st.ManuallyStopped)
+	e.networks(len(st.Networks), func(yield func(name, id string)) {
+		for name, ep := range st.Networks {
+			if ep == nil {
+				yield(name, "")
+			} else {
+				yield(name, ep.NetworkID)
+			}
+		}
+	})
+	e.ports(st.Ports)
+	e.str(st.SandboxKey)
+	return e.b
+}
+
+// decodePsPayload fills c and cfg (which becomes c.Config) from a payload of container id. Maps
+// and slices that were empty stay nil; HostConfig is set only when there are port bindings.
+func decodePsPayload(p string, id string, c *Container, cfg *container.Config) error {
+	d := psDec{s: p}
+	*c = Container{}
+	rec := &c.Record
+	rec.ID = id
+	rec.Name = d.str()
+	rec.Created = d.time()
+	rec.Image = d.str()
+	rec.ImageID = d.str()
+	rec.Path = d.str()
+	if n := d.count(); n > 0 {
+		rec.Args = make([]string, n)
+		for i := range rec.Args {
+			rec.Args[i] = d.str()
+		}
+	}
+	*cfg = container.Config{}
+	rec.Config = cfg
+	if d.uvarint() == 1 {
+		cfg.Image = d.str()
+		cfg.Labels = d.stringMap()
+		if n := d.count(); n > 0 {
+			cfg.ExposedPorts = make(nat.PortSet, n)
+			for i := 0; i < n; i++ {
+				cfg.ExposedPorts[nat.Port(d.str())] = struct{}{}
+			}
+		}
+	}
+	if n := d.count(); n > 0 {
+		pm := make(nat.PortMap, n)
+		for i := 0; i < n; i++ {
+			port := nat.Port(d.str())
+			bs := make([]nat.PortBinding, d.count())
+			for j := range bs {
+				bs[j] = nat.PortBinding{HostIP: d.str(), HostPort: d.str()}
+			}
+			pm[port] = bs
+		}
+		rec.HostConfig = &container.HostConfig{PortBindings: pm}
+	}
+	if n := d.count(); n > 0 {
+		rec.Mounts = make([]container.MountPoint, n)
+		for i := range rec.Mounts {
+			m := &rec.Mounts[i]
+			m.Type = mount.Type(d.str())
+			m.Name = d.str()
+			m.Source = d.str()
+			m.Destination = d.str()
+			m.Driver = d.str()
+			m.Mode = d.str()
+			m.RW = d.bool()
+			m.Propagation = mount.Propagation(d.str())
+		}
+	}
+	rec.Networks = d.networks()
+
+	st := &c.State
+	st.Status = d.str()
+	st.Pid = int(d.varint())
+	st.PidStart = d.uvarint()
+	st.MonitorPid = int(d.varint())
+	st.MonitorStart = d.uvarint()
+	st.ExitCode = int(d.varint())
+	st.OOMKilled = d.bool()
+	st.Error = d.str()
+	st.StartedAt = d.time()
+	st.FinishedAt = d.time()
+	st.RestartCount = int(d.varint())
+	st.ManuallyStopped = d.bool()
+	st.Networks = d.networks()
+	if n := d.count(); n > 0 {
+		st.Ports = make(map[string][]PortBinding, n)
+		for i := 0; i < n; i++ {
+			port := d.str()
+			bs := make([]PortBinding, d.count())
+			for j := range bs {
+				bs[j] = PortBinding{HostIP: d.str(), HostPort: d.str()}
+			}
+			st.Ports[port] = bs
+		}
+	}
+	st.SandboxKey = d.str()
+	if d.bad || d.i != len(d.s) {
+		return errors.New("bad ps index entry")
+	}
+	return nil
 }
