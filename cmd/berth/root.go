@@ -132,17 +132,20 @@ func commandGroup(name string) func(*cobra.Command, *CLI) {
 // unknown command) the whole tree.
 func commandFor(cli *CLI, args []string) *cobra.Command {
 	name := commandName(args)
-	if mk := hotCommands[name]; mk != nil {
-		root := newBareRoot(cli)
+	mk, add := hotCommands[name], commandGroup(name)
+	if mk == nil && add == nil {
+		return newRootCommand(cli)
+	}
+	root := newBareRoot(cli)
+	if mk != nil {
 		root.AddCommand(mk(cli))
-		return root
-	}
-	if add := commandGroup(name); add != nil {
-		root := newBareRoot(cli)
+	} else {
 		add(root, cli)
-		return root
 	}
-	return newRootCommand(cli)
+	// cobra would add its "completion" command (five commands with flags) on every run: only
+	// "berth completion" uses it, and that one gets the whole tree.
+	root.CompletionOptions.DisableDefaultCmd = true
+	return root
 }
 
 // commandName is the first argument that names a command, skipping the global flags and their
