@@ -78,6 +78,7 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 	}
 	p := &libcontainer.Process{
 		Args: o.Cmd, Env: env, Cwd: cwd, UID: u.UID, GID: u.GID, Init: false,
+		LogLevel: initLogLevel(),
 	}
 	for _, g := range u.Sgids {
 		p.AdditionalGroups = append(p.AdditionalGroups, int(g))

@@ -23,6 +23,7 @@ import (
 	_ "github.com/opencontainers/cgroups/devices" // lets libcontainer's cgroup managers set device rules
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/opencontainers/runc/libcontainer/utils"
+	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 )
 
@@ -135,6 +136,10 @@ func MonitorMain(args []string) int {
 	m.loop()
 	return 0
 }
+
+// initLogLevel is the log level handed to libcontainer's init (and nsexec), logrus's in this
+// process, as a number, the way libcontainer wants it.
+func initLogLevel() string { return strconv.Itoa(int(logrus.GetLevel())) }
 
 // monitorOrders reads which container to start, and whether to wait for an attach client,
 // from the CLI's line on descriptor 4 ("ID [attach]"); the command line's ID and flag stand
@@ -280,6 +285,8 @@ func (m *monitor) start(st *State, hello attachHello) (int, error) {
 		GID:     u.GID,
 		Init:    true,
 		Rlimits: cfg.Rlimits,
+		// Without a level nsexec logs at debug, a line on the log pipe for each of its steps.
+		LogLevel: initLogLevel(),
 	}
 	for _, g := range u.Sgids {
 		p.AdditionalGroups = append(p.AdditionalGroups, int(g))
