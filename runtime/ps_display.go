@@ -72,6 +72,10 @@ type PortSummary struct {
 // Ports lists the container's published bindings (from the live state) and its exposed but
 // unpublished ports, as Docker's container list does.
 func Ports(c *Container) []PortSummary {
+	if len(c.State.Ports) == 0 && (c.Config == nil || len(c.Config.ExposedPorts) == 0) &&
+		(c.HostConfig == nil || len(c.HostConfig.PortBindings) == 0) {
+		return nil
+	}
 	var out []PortSummary
 	seen := map[string]bool{}
 	for k, bindings := range c.State.Ports {
@@ -122,6 +126,9 @@ func Ports(c *Container) []PortSummary {
 // DisplayPorts renders ports as Docker's PORTS column: consecutive ports grouped into ranges,
 // "0.0.0.0:3344->80/tcp" for published ones and "80/tcp" for exposed ones.
 func DisplayPorts(ports []PortSummary) string {
+	if len(ports) == 0 {
+		return ""
+	}
 	type group struct{ first, last uint16 }
 	ports = append([]PortSummary(nil), ports...)
 	sort.Slice(ports, func(i, j int) bool {

@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"runtime/debug"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -126,7 +128,7 @@ func runPs(cli *CLI, o *psOptions) error {
 	wantSize := o.size || strings.Contains(userFormat, ".Size") || userFormat == "json"
 	imageSizes := map[string]int64{}
 	now := time.Now()
-	rows := make([]any, len(list))
+	rows := make([]*psRow, len(list))
 	for i, c := range list {
 		row := &psRow{c: c, trunc: !o.noTrunc, now: now}
 		if wantSize {
@@ -145,7 +147,96 @@ func runPs(cli *CLI, o *psOptions) error {
 		}
 		rows[i] = row
 	}
-	return psTable.Write(cli.Out, userFormat, rows)
+	return writePs(cli.Out, userFormat, rows)
+}
+
+// writePs prints rows with userFormat. The default table (with or without the size column) is
+// rendered directly: the same output as psTable.Write, without a template and a tabwriter.
+func writePs(w io.Writer, userFormat string, rows []*psRow) error {
+	if size := userFormat == psDefaultFormat+`\t{{.Size}}`; size || userFormat == psDefaultFormat {
+		if out, ok := renderPsDefault(rows, size); ok {
+			_, err := w.Write(out)
+			return err
+		}
+	}
+	items := make([]any, len(rows))
+	for i, r := range rows {
+		items[i] = r
+	}
+	return psTable.Write(w, userFormat, items)
+}
+
+// psDefaultHeaders are the default table's column headers.
+var psDefaultHeaders = []string{"CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES", "SIZE"}
+
+// renderPsDefault renders the default table as format.Table's tabwriter does (every column but
+// the last padded to its widest cell in runes plus 3, at least 10), or reports false when a
+// cell holds something the tabwriter treats specially (a tab, a line break, invalid UTF-8).
+func renderPsDefault(rows []*psRow, size bool) ([]byte, bool) {
+	ncol := 7
+	if size {
+		ncol = 8
+	}
+	cells := make([]string, 0, (len(rows)+1)*ncol)
+	cells = append(cells, psDefaultHeaders[:ncol]...)
+	for _, r := range rows {
+		cells = append(cells, r.ID(), r.Image(), r.Command(), r.RunningFor(), r.Status(), r.Ports(), r.Names())
+		if size {
+			cells = append(cells, r.Size())
+		}
+	}
+	runes := make([]int, len(cells))
+	widths := make([]int, ncol-1)
+	total := 0
+	for i, c := range cells {
+		n, ok := cellWidth(c)
+		if !ok {
+			return nil, false
+		}
+		runes[i] = n
+		total += len(c)
+		if col := i % ncol; col < ncol-1 && n+3 > widths[col] {
+			widths[col] = n + 3
+		}
+	}
+	for i := range widths {
+		widths[i] = max(widths[i], 10)
+		total += widths[i] * (len(rows) + 1)
+	}
+	buf := make([]byte, 0, total+len(rows)+1)
+	for i, c := range cells {
+		buf = append(buf, c...)
+		col := i % ncol
+		if col == ncol-1 {
+			buf = append(buf, '\n')
+			continue
+		}
+		for pad := widths[col] - runes[i]; pad > 0; pad-- {
+			buf = append(buf, ' ')
+		}
+	}
+	return buf, true
+}
+
+// cellWidth is the width of a table cell in runes, false when the tabwriter would treat one of
+// its bytes specially.
+func cellWidth(c string) (int, bool) {
+	ascii := true
+	for i := 0; i < len(c); i++ {
+		switch b := c[i]; {
+		case b == '\t' || b == '\n' || b == '\v' || b == '\f':
+			return 0, false
+		case b >= utf8.RuneSelf:
+			ascii = false
+		}
+	}
+	if ascii {
+		return len(c), true
+	}
+	if !utf8.ValidString(c) {
+		return 0, false
+	}
+	return utf8.RuneCountInString(c), true
 }
 
 // psDefaultFormat is docker/cli's default container table.
@@ -191,7 +282,7 @@ func (r *psRow) Command() string {
 	if r.trunc {
 		cmd = ellipsis(cmd, 20)
 	}
-	return fmt.Sprintf("%q", cmd)
+	return strconv.Quote(cmd)
 }
 
 // CreatedAt is the creation time as Go prints a time.

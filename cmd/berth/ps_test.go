@@ -95,21 +95,30 @@ func TestPsGolden(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			var rows []any
+			var rows []*psRow
+			var items []any
 			for _, c := range psGoldenContainers() {
 				r := &psRow{c: c, trunc: !tc.noTrunc, now: psGoldenNow}
 				if tc.size {
 					r.sized, r.sizeRw, r.sizeRootFs = true, 2, 4260000+2
 				}
 				rows = append(rows, r)
+				items = append(items, r)
 			}
 			f := tc.format
 			if f == "" {
 				f = psDefaultFormat
 			}
-			var buf bytes.Buffer
-			if err := psTable.Write(&buf, f, rows); err != nil {
+			var buf, viaTemplate bytes.Buffer
+			if err := writePs(&buf, f, rows); err != nil {
 				t.Fatal(err)
+			}
+			// The direct rendering of the default table matches the template's.
+			if err := psTable.Write(&viaTemplate, f, items); err != nil {
+				t.Fatal(err)
+			}
+			if buf.String() != viaTemplate.String() {
+				t.Errorf("writePs and psTable.Write differ:\n%s\nvs\n%s", buf.String(), viaTemplate.String())
 			}
 			golden := filepath.Join("testdata", "ps_"+tc.name+".golden")
 			if *updateGolden {
@@ -254,5 +263,37 @@ func TestPsOnFakeStore(t *testing.T) {
 	}
 	if n := len(strings.Fields(out.String())); n != 3 {
 		t.Errorf("ps -aq -n 3: %q", out.String())
+	}
+}
+
+// The default table rendered directly matches text/template and tabwriter on awkward cells:
+// wide and multi-byte runes, empty cells, long values, and cells the tabwriter treats specially.
+func TestPsDefaultTableMatchesTemplate(t *testing.T) {
+	base := psGoldenContainers()
+	var rows []*psRow
+	var items []any
+	for i, cmd := range []string{"", "x", "héllo wörld ünïcode", "日本語のコマンドライン", strings.Repeat("a", 200), "tab\there", "nl\nthere", "bad\xffutf8"} {
+		c := *base[i%len(base)]
+		c.Path, c.Args = cmd, nil
+		c.Name = fmt.Sprintf("n%d%s", i, strings.Repeat("x", i*3))
+		for _, trunc := range []bool{true, false} {
+			r := &psRow{c: &c, trunc: trunc, now: psGoldenNow}
+			rows = append(rows, r)
+			items = append(items, r)
+		}
+	}
+	for _, f := range []string{psDefaultFormat, psDefaultFormat + `\t{{.Size}}`} {
+		for n := 0; n <= len(rows); n++ {
+			var got, want bytes.Buffer
+			if err := writePs(&got, f, rows[:n]); err != nil {
+				t.Fatal(err)
+			}
+			if err := psTable.Write(&want, f, items[:n]); err != nil {
+				t.Fatal(err)
+			}
+			if got.String() != want.String() {
+				t.Errorf("%d rows of %q:\n%s\nwant\n%s", n, f, got.String(), want.String())
+			}
+		}
 	}
 }
