@@ -210,3 +210,28 @@ func unsafeString(b []byte) string {
 	}
 	return unsafe.String(&b[0], len(b))
 }
+
+func (d *psDec) ports() map[string][]PortBinding {
+	n := d.count()
+	if n == 0 {
+		return nil
+	}
+	m := make(map[string][]PortBinding, n)
+	for i := 0; i < n; i++ {
+		port := d.str()
+		bs := make([]PortBinding, d.count())
+		for j := range bs {
+			bs[j] = PortBinding{HostIP: d.str(), HostPort: d.str()}
+		}
+		m[port] = bs
+	}
+	return m
+}
+
+// section writes what f encodes as one string.
+func (e *psEnc) section(f func(e *psEnc)) {
+	var s psEnc
+	f(&s)
+	e.uvarint(uint64(len(s.b)))
+	e.b = append(e.b, s.b...)
+}

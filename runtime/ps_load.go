@@ -12,11 +12,11 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/mount"
+	"github.com/docker/docker/api/types/network"
 	"github.com/docker/go-connections/nat"
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/internal/errdefs"
-	"github.com/berth-project/berth/internal/ids"
 )
 
 // `ps` on a large store: what ps shows of a container (see encodePsPayload) is kept in one cache
@@ -35,7 +35,7 @@ import (
 
 const (
 	psIndexName  = ".ps-index"
-	psIndexMagic = "berth ps index 2\n"
+	psIndexMagic = "berth ps index 3\n"
 	// psOldCacheName is the gob cache of earlier versions, removed when the index is written.
 	psOldCacheName = ".ps-cache"
 )
@@ -99,9 +99,25 @@ func (r *Runtime) listForPs() ([]*Container, error) {
 	}
 	index := readPsIndex(dirfd)
 	readAt := time.Now().UnixNano()
+	// The index lists the containers in the order of the last listing's folder read, the same
+	// order as now unless containers came or went.
+	olds := make([]*psIndexEntry, len(list))
+	var byID map[string]*psIndexEntry
+	for i, id := range list {
+		if i < len(index) && index[i].id == id {
+			olds[i] = &index[i].psIndexEntry
+			continue
+		}
+		if byID == nil {
+			byID = make(map[string]*psIndexEntry, len(index))
+			for j := range index {
+				byID[index[j].id] = &index[j].psIndexEntry
+			}
+		}
+		olds[i] = byID[id]
+	}
 
 	cs := make([]Container, len(list))
-	cfgs := make([]container.Config, len(list))
 	slots := make([]psSlot, len(list))
 	workers := goruntime.GOMAXPROCS(0)
 	if len(list) < 64 {
@@ -113,24 +129,22 @@ func (r *Runtime) listForPs() ([]*Container, error) {
 		go func(w int) {
 			defer wg.Done()
 			var buf []byte
+			sh := newPsShared()
 			for i := w; i < len(list); i += workers {
-				var old *psIndexEntry
-				if e, ok := index[list[i]]; ok {
-					old = &e
-				}
-				buf = r.loadForPs(dirfd, list[i], old, readAt, &cs[i], &cfgs[i], &slots[i], buf)
+				buf = r.loadForPs(dirfd, list[i], olds[i], readAt, &cs[i], sh, &slots[i], buf)
 			}
 		}(w)
 	}
 	wg.Wait()
 
 	res := make([]*Container, 0, len(list))
-	dirty := len(index) != len(list)
+	dirty, kept := false, 0
 	for i := range list {
 		s := &slots[i]
-		if s.fresh || s.entry.payload == "" {
-			dirty = true
+		if s.entry.payload != "" {
+			kept++
 		}
+		dirty = dirty || s.fresh
 		if s.err != nil {
 			if errors.Is(s.err, errdefs.ErrNotFound) {
 				continue // being created or removed right now
@@ -147,18 +161,18 @@ func (r *Runtime) listForPs() ([]*Container, error) {
 		}
 		res = append(res, c)
 	}
-	if dirty {
+	if dirty || kept != len(index) {
 		writePsIndex(dirfd, list, slots)
 	}
 	slices.SortStableFunc(res, func(a, b *Container) int { return b.Created.Compare(a.Created) })
 	return res, nil
 }
 
-// loadForPs fills c (and cfg, its Config) with container id for ps, from the index entry old when
+// loadForPs fills c with container id for ps, from the index entry old when
 // the container's folder is unchanged, else from its files (with the rules of load: no
-// config.json is "being created or removed", not found; no state.json is created). The outcome
-// goes to slot. buf is a read buffer, returned for reuse.
-func (r *Runtime) loadForPs(dirfd int, id string, old *psIndexEntry, readAt int64, c *Container, cfg *container.Config, slot *psSlot, buf []byte) []byte {
+// config.json is "being created or removed", not found; no state.json is created), sharing
+// decoded sections through sh. The outcome goes to slot. buf is a read buffer, returned for reuse.
+func (r *Runtime) loadForPs(dirfd int, id string, old *psIndexEntry, readAt int64, c *Container, sh *psShared, slot *psSlot, buf []byte) []byte {
 	var st unix.Stat_t
 	if err := unix.Fstatat(dirfd, id, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		if err == unix.ENOENT {
@@ -169,7 +183,7 @@ func (r *Runtime) loadForPs(dirfd int, id string, old *psIndexEntry, readAt int6
 		return buf
 	}
 	key := psKeyOf(&st)
-	if old != nil && old.trusted(key) && decodePsPayload(old.payload, id, c, cfg) == nil {
+	if old != nil && old.trusted(key) && decodePsPayload(old.payload, id, c, sh) == nil {
 		slot.entry = *old
 		return buf
 	}
@@ -206,7 +220,7 @@ func (r *Runtime) loadForPs(dirfd int, id string, old *psIndexEntry, readAt int6
 	}
 	// The container is shown from its encoded form, as it will be from the index next time.
 	entry.payload = string(encodePsPayload(nil, &rec, &state))
-	if err := decodePsPayload(entry.payload, id, c, cfg); err != nil {
+	if err := decodePsPayload(entry.payload, id, c, sh); err != nil {
 		slot.err = fmt.Errorf("read container %s: %w", id, err)
 		return buf
 	}
@@ -243,7 +257,8 @@ func readContainerIDs(dirfd int) ([]string, error) {
 		return nil, err
 	}
 	buf := make([]byte, 32<<10)
-	var out []string
+	// The IDs are gathered in one block and cut from it as strings (one allocation).
+	var names []byte
 	for {
 		n, err := unix.ReadDirent(dirfd, buf)
 		if err == unix.EINTR {
@@ -253,6 +268,11 @@ func readContainerIDs(dirfd int) ([]string, error) {
 			return nil, err
 		}
 		if n <= 0 {
+			all := unsafeString(names)
+			out := make([]string, len(all)/64)
+			for i := range out {
+				out[i] = all[i*64 : i*64+64]
+			}
 			return out, nil
 		}
 		b := buf[:n]
@@ -263,14 +283,21 @@ func readContainerIDs(dirfd int) ([]string, error) {
 				return nil, errors.New("bad directory entry")
 			}
 			name := b[19:reclen]
-			if len(name) > 64 && name[64] == 0 {
-				if s := string(name[:64]); ids.IsHexPrefix(s) {
-					out = append(out, s)
-				}
+			if len(name) > 64 && name[64] == 0 && isHexBytes(name[:64]) {
+				names = append(names, name[:64]...)
 			}
 			b = b[reclen:]
 		}
 	}
+}
+
+func isHexBytes(b []byte) bool {
+	for _, c := range b {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // readFileAt reads the file path (relative to dirfd) into buf, grown when needed, with open,
@@ -309,7 +336,7 @@ func readFileAt(dirfd int, path string, buf []byte) ([]byte, []byte, error) {
 
 // readPsIndex reads the index file of the containers folder dirfd. A missing or damaged one
 // reads as empty.
-func readPsIndex(dirfd int) map[string]psIndexEntry {
+func readPsIndex(dirfd int) []psIndexRow {
 	fd, err := unix.Openat(dirfd, psIndexName, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil
@@ -340,19 +367,24 @@ func readPsIndex(dirfd int) map[string]psIndexEntry {
 	if d.bad || count > uint64(len(s)) {
 		return nil
 	}
-	out := make(map[string]psIndexEntry, count)
-	for i := uint64(0); i < count; i++ {
-		id := d.str()
-		var e psIndexEntry
+	out := make([]psIndexRow, count)
+	for i := range out {
+		e := &out[i]
+		e.id = d.str()
 		e.dir = d.key()
 		e.readAt = d.varint()
 		e.payload = d.str()
 		if d.bad {
 			return nil
 		}
-		out[id] = e
 	}
 	return out
+}
+
+// psIndexRow is one entry of the index file with its container's ID.
+type psIndexRow struct {
+	id string
+	psIndexEntry
 }
 
 // writePsIndex replaces the index with the entries of slots. Failures are ignored (a read-only
@@ -406,7 +438,9 @@ func writePsIndex(dirfd int, list []string, slots []psSlot) {
 }
 
 // encodePsPayload appends what ps uses of a container (rec and st) to b. decodePsPayload reads
-// it back. Network endpoints keep only the network ID.
+// it back. Network endpoints keep only the network ID. The parts that containers often have in
+// common (command, config, port bindings, mounts, networks, ports) are sections of their own,
+// which a listing decodes once and shares.
 func encodePsPayload(b []byte, rec *psRecord, st *State) []byte {
 	e := psEnc{b: b}
 	e.str(rec.Name)
@@ -414,14 +448,16 @@ func encodePsPayload(b []byte, rec *psRecord, st *State) []byte {
 	e.str(rec.Image)
 	e.str(rec.ImageID)
 	e.str(rec.Path)
-	e.uvarint(uint64(len(rec.Args)))
-	for _, a := range rec.Args {
-		e.str(a)
-	}
-	if rec.Config == nil {
-		e.uvarint(0)
-	} else {
-		e.uvarint(1)
+	e.section(func(e *psEnc) {
+		e.uvarint(uint64(len(rec.Args)))
+		for _, a := range rec.Args {
+			e.str(a)
+		}
+	})
+	e.section(func(e *psEnc) {
+		if rec.Config == nil {
+			return
+		}
 		e.str(rec.Config.Image)
 		e.stringMap(rec.Config.Labels)
 		ports := make([]string, 0, len(rec.Config.ExposedPorts))
@@ -433,10 +469,12 @@ func encodePsPayload(b []byte, rec *psRecord, st *State) []byte {
 		for _, p := range ports {
 			e.str(p)
 		}
-	}
-	var bindings map[string][]PortBinding
-	if rec.HostConfig != nil && len(rec.HostConfig.PortBindings) > 0 {
-		bindings = map[string][]PortBinding{}
+	})
+	e.section(func(e *psEnc) {
+		if rec.HostConfig == nil || len(rec.HostConfig.PortBindings) == 0 {
+			return
+		}
+		bindings := map[string][]PortBinding{}
 		for p, bs := range rec.HostConfig.PortBindings {
 			l := make([]PortBinding, len(bs))
 			for i, b := range bs {
@@ -444,27 +482,30 @@ func encodePsPayload(b []byte, rec *psRecord, st *State) []byte {
 			}
 			bindings[string(p)] = l
 		}
-	}
-	e.ports(bindings)
-	e.uvarint(uint64(len(rec.Mounts)))
-	for _, m := range rec.Mounts {
-		e.str(string(m.Type))
-		e.str(m.Name)
-		e.str(m.Source)
-		e.str(m.Destination)
-		e.str(m.Driver)
-		e.str(m.Mode)
-		e.bool(m.RW)
-		e.str(string(m.Propagation))
-	}
-	e.networks(len(rec.Networks), func(yield func(name, id string)) {
-		for name, ep := range rec.Networks {
-			if ep == nil {
-				yield(name, "")
-			} else {
-				yield(name, ep.NetworkID)
-			}
+		e.ports(bindings)
+	})
+	e.section(func(e *psEnc) {
+		for _, m := range rec.Mounts {
+			e.str(string(m.Type))
+			e.str(m.Name)
+			e.str(m.Source)
+			e.str(m.Destination)
+			e.str(m.Driver)
+			e.str(m.Mode)
+			e.bool(m.RW)
+			e.str(string(m.Propagation))
 		}
+	})
+	e.section(func(e *psEnc) {
+		e.networks(len(rec.Networks), func(yield func(name, id string)) {
+			for name, ep := range rec.Networks {
+				if ep == nil {
+					yield(name, "")
+				} else {
+					yield(name, ep.NetworkID)
+				}
+			}
+		})
 	})
 
 	e.str(st.Status)
@@ -479,23 +520,63 @@ func encodePsPayload(b []byte, rec *psRecord, st *State) []byte {
 	e.time(st.FinishedAt)
 	e.varint(int64(st.RestartCount))
 	e.bool(st.ManuallyStopped)
-	e.networks(len(st.Networks), func(yield func(name, id string)) {
-		for name, ep := range st.Networks {
-			if ep == nil {
-				yield(name, "")
-			} else {
-				yield(name, ep.NetworkID)
+	e.section(func(e *psEnc) {
+		e.networks(len(st.Networks), func(yield func(name, id string)) {
+			for name, ep := range st.Networks {
+				if ep == nil {
+					yield(name, "")
+				} else {
+					yield(name, ep.NetworkID)
+				}
 			}
-		}
+		})
 	})
-	e.ports(st.Ports)
+	e.section(func(e *psEnc) { e.ports(st.Ports) })
 	e.str(st.SandboxKey)
 	return e.b
 }
 
-// decodePsPayload fills c and cfg (which becomes c.Config) from a payload of container id. Maps
-// and slices that were empty stay nil; HostConfig is set only when there are port bindings.
-func decodePsPayload(p string, id string, c *Container, cfg *container.Config) error {
+// psShared holds the sections one listing worker decoded, by their encoded bytes, so that
+// containers with the same command, config, mounts, networks or ports share one decoded value.
+// The containers of a listing are read-only: nothing changes these values after decoding.
+type psShared struct {
+	args   map[string][]string
+	config map[string]*container.Config
+	host   map[string]*container.HostConfig
+	mounts map[string][]container.MountPoint
+	nets   map[string]map[string]*network.EndpointSettings
+	ports  map[string]map[string][]PortBinding
+}
+
+func newPsShared() *psShared {
+	return &psShared{
+		args: map[string][]string{}, config: map[string]*container.Config{},
+		host: map[string]*container.HostConfig{}, mounts: map[string][]container.MountPoint{},
+		nets: map[string]map[string]*network.EndpointSettings{}, ports: map[string]map[string][]PortBinding{},
+	}
+}
+
+// shared returns the decoded value of section sec from cache, decoding it with decode (which
+// reports false on a bad section) the first time.
+func shared[T any](cache map[string]T, sec string, bad *bool, decode func(d *psDec) T) T {
+	if v, ok := cache[sec]; ok {
+		return v
+	}
+	d := psDec{s: sec}
+	v := decode(&d)
+	if d.bad || d.i != len(d.s) {
+		*bad = true
+		var zero T
+		return zero
+	}
+	cache[sec] = v
+	return v
+}
+
+// decodePsPayload fills c from a payload of container id, sharing sections through sh. Maps and
+// slices that were empty stay nil; Config is never nil; HostConfig is set only when there are
+// port bindings.
+func decodePsPayload(p string, id string, c *Container, sh *psShared) error {
 	d := psDec{s: p}
 	*c = Container{}
 	rec := &c.Record
@@ -505,15 +586,22 @@ func decodePsPayload(p string, id string, c *Container, cfg *container.Config) e
 	rec.Image = d.str()
 	rec.ImageID = d.str()
 	rec.Path = d.str()
-	if n := d.count(); n > 0 {
-		rec.Args = make([]string, n)
-		for i := range rec.Args {
-			rec.Args[i] = d.str()
+	rec.Args = shared(sh.args, d.str(), &d.bad, func(d *psDec) []string {
+		n := d.count()
+		if n == 0 {
+			return nil
 		}
-	}
-	*cfg = container.Config{}
-	rec.Config = cfg
-	if d.uvarint() == 1 {
+		args := make([]string, n)
+		for i := range args {
+			args[i] = d.str()
+		}
+		return args
+	})
+	rec.Config = shared(sh.config, d.str(), &d.bad, func(d *psDec) *container.Config {
+		cfg := &container.Config{}
+		if d.i == len(d.s) {
+			return cfg
+		}
 		cfg.Image = d.str()
 		cfg.Labels = d.stringMap()
 		if n := d.count(); n > 0 {
@@ -522,34 +610,37 @@ func decodePsPayload(p string, id string, c *Container, cfg *container.Config) e
 				cfg.ExposedPorts[nat.Port(d.str())] = struct{}{}
 			}
 		}
-	}
-	if n := d.count(); n > 0 {
-		pm := make(nat.PortMap, n)
-		for i := 0; i < n; i++ {
-			port := nat.Port(d.str())
-			bs := make([]nat.PortBinding, d.count())
-			for j := range bs {
-				bs[j] = nat.PortBinding{HostIP: d.str(), HostPort: d.str()}
+		return cfg
+	})
+	rec.HostConfig = shared(sh.host, d.str(), &d.bad, func(d *psDec) *container.HostConfig {
+		if d.i == len(d.s) {
+			return nil
+		}
+		ports := d.ports()
+		if len(ports) == 0 {
+			return nil
+		}
+		pm := make(nat.PortMap, len(ports))
+		for port, bs := range ports {
+			l := make([]nat.PortBinding, len(bs))
+			for i, b := range bs {
+				l[i] = nat.PortBinding{HostIP: b.HostIP, HostPort: b.HostPort}
 			}
-			pm[port] = bs
+			pm[nat.Port(port)] = l
 		}
-		rec.HostConfig = &container.HostConfig{PortBindings: pm}
-	}
-	if n := d.count(); n > 0 {
-		rec.Mounts = make([]container.MountPoint, n)
-		for i := range rec.Mounts {
-			m := &rec.Mounts[i]
-			m.Type = mount.Type(d.str())
-			m.Name = d.str()
-			m.Source = d.str()
-			m.Destination = d.str()
-			m.Driver = d.str()
-			m.Mode = d.str()
-			m.RW = d.bool()
-			m.Propagation = mount.Propagation(d.str())
+		return &container.HostConfig{PortBindings: pm}
+	})
+	rec.Mounts = shared(sh.mounts, d.str(), &d.bad, func(d *psDec) []container.MountPoint {
+		var mounts []container.MountPoint
+		for d.i < len(d.s) && !d.bad {
+			mounts = append(mounts, container.MountPoint{
+				Type: mount.Type(d.str()), Name: d.str(), Source: d.str(), Destination: d.str(),
+				Driver: d.str(), Mode: d.str(), RW: d.bool(), Propagation: mount.Propagation(d.str()),
+			})
 		}
-	}
-	rec.Networks = d.networks()
+		return mounts
+	})
+	rec.Networks = shared(sh.nets, d.str(), &d.bad, (*psDec).networks)
 
 	st := &c.State
 	st.Status = d.str()
@@ -564,18 +655,8 @@ func decodePsPayload(p string, id string, c *Container, cfg *container.Config) e
 	st.FinishedAt = d.time()
 	st.RestartCount = int(d.varint())
 	st.ManuallyStopped = d.bool()
-	st.Networks = d.networks()
-	if n := d.count(); n > 0 {
-		st.Ports = make(map[string][]PortBinding, n)
-		for i := 0; i < n; i++ {
-			port := d.str()
-			bs := make([]PortBinding, d.count())
-			for j := range bs {
-				bs[j] = PortBinding{HostIP: d.str(), HostPort: d.str()}
-			}
-			st.Ports[port] = bs
-		}
-	}
+	st.Networks = shared(sh.nets, d.str(), &d.bad, (*psDec).networks)
+	st.Ports = shared(sh.ports, d.str(), &d.bad, (*psDec).ports)
 	st.SandboxKey = d.str()
 	if d.bad || d.i != len(d.s) {
 		return errors.New("bad ps index entry")

@@ -73,7 +73,7 @@ func settle(t *testing.T) {
 	time.Sleep(80 * time.Millisecond)
 }
 
-func psIndexOf(t *testing.T, rt *Runtime) map[string]psIndexEntry {
+func psIndexOf(t *testing.T, rt *Runtime) []psIndexRow {
 	t.Helper()
 	fd, err := unix.Open(filepath.Join(rt.Layout.Root, "containers"), unix.O_RDONLY|unix.O_DIRECTORY, 0)
 	if err != nil {
@@ -242,8 +242,7 @@ func TestPsPayloadTruncated(t *testing.T) {
 	st := &State{Status: StatusRunning, Pid: 12, StartedAt: now, Ports: map[string][]PortBinding{"80/tcp": {{HostPort: "1"}}}}
 	p := string(encodePsPayload(nil, rec, st))
 	var c Container
-	var cfg container.Config
-	if err := decodePsPayload(p, "id", &c, &cfg); err != nil {
+	if err := decodePsPayload(p, "id", &c, newPsShared()); err != nil {
 		t.Fatal(err)
 	}
 	if c.Name != "x" || !c.Created.Equal(now) || c.Pid != 12 || !c.FinishedAt.IsZero() || c.Labels()["k"] != "v" ||
@@ -251,11 +250,11 @@ func TestPsPayloadTruncated(t *testing.T) {
 		t.Errorf("decoded %+v", c)
 	}
 	for i := 0; i < len(p); i++ {
-		if err := decodePsPayload(p[:i], "id", &c, &cfg); err == nil {
+		if err := decodePsPayload(p[:i], "id", &c, newPsShared()); err == nil {
 			t.Errorf("a payload cut at %d of %d decoded", i, len(p))
 		}
 	}
-	if err := decodePsPayload(p+"x", "id", &c, &cfg); err == nil {
+	if err := decodePsPayload(p+"x", "id", &c, newPsShared()); err == nil {
 		t.Errorf("a payload with trailing bytes decoded")
 	}
 }
