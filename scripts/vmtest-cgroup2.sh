@@ -25,6 +25,16 @@ check "pids.max = 50" test "$(cat $path/pids.max)" = 50
 check "cpu.max = 50000 100000" test "$(cat $path/cpu.max)" = "50000 100000"
 check "cgroup is the scope berth-<id>.scope" sh -c "echo '$cg' | grep -q 'system.slice/berth-$id.scope'"
 check "systemd knows the scope" systemctl is-active --quiet "berth-$id.scope"
+# /run is a tmpfs here: the idle monitor maps berth's code from its copy in /run/berth/exe.
+mon=$(ps -o ppid= -p "$(berth inspect -f '{{.State.Pid}}' v2)" | tr -d ' ')
+for i in $(seq 50); do
+	rss=$(awk '/^Rss:/{print $2}' /proc/$mon/smaps_rollup)
+	[ "$rss" -lt 8192 ] && break
+	sleep 0.2
+done
+grep -E '^(Rss|Pss|Anonymous|Shared_Clean|Private_Clean)' /proc/$mon/smaps_rollup | tr -s ' ' | tr '\n' ' '; echo
+check "idle monitor RSS $rss kB < 8 MB" test "$rss" -lt 8192
+check "seccomp program cached" sh -c 'ls /var/lib/berth/seccomp | grep -q .'
 berth stats --no-stream v2 && check "stats reads v2" sh -c "berth stats --no-stream --format '{{.MemUsage}}' v2 | grep -q MiB"
 check "top" sh -c 'berth top v2 | grep -q sleep'
 check "pause" berth pause v2
