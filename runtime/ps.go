@@ -54,7 +54,10 @@ func ParseFilters(vals []string) (filters.Args, error) {
 }
 
 // Ps lists the containers selected by opts, newest first, as `docker ps` shows them. The
-// records carry only what ps shows and filters on (see psRecord).
+// records carry only what ps shows and filters on (see encodePsPayload): HostConfig is nil
+// unless the container has port bindings, network endpoints hold only their NetworkID, and
+// containers of one listing share equal Args, Config, Mounts, Networks and Ports values, so the
+// result is read-only.
 func (r *Runtime) Ps(opts PsOptions) ([]*Container, error) {
 	if err := validatePsFilters(opts.Filters); err != nil {
 		return nil, err

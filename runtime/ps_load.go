@@ -81,7 +81,7 @@ type psSlot struct {
 }
 
 // listForPs is List for ps: every container newest first, reconciled, with the Record holding
-// only what ps uses (see psPayload).
+// only what ps uses (see encodePsPayload).
 func (r *Runtime) listForPs() ([]*Container, error) {
 	// Files are opened relative to the containers folder: the kernel then walks two path
 	// components per file instead of the whole --root path.
