@@ -3,8 +3,9 @@ package procfs
 
 import (
 	"bytes"
-	"os"
 	"strconv"
+
+	"golang.org/x/sys/unix"
 )
 
 // StartTime returns the start time of pid (field 22 of /proc/PID/stat, in clock ticks since
@@ -13,13 +14,18 @@ func StartTime(pid int) uint64 {
 	if pid <= 0 {
 		return 0
 	}
+	// Plain system calls: os.Open would also register the descriptor with the poller (ps does
+	// this for every running container).
 	var buf [512]byte
-	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/stat")
+	fd, err := unix.Open("/proc/"+strconv.Itoa(pid)+"/stat", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return 0
 	}
-	n, _ := f.Read(buf[:])
-	f.Close()
+	n, _ := unix.Read(fd, buf[:])
+	unix.Close(fd)
+	if n < 0 {
+		return 0
+	}
 	data := buf[:n]
 	// The command name (field 2) is in parentheses and may hold spaces: skip past the last ')'.
 	i := bytes.LastIndexByte(data, ')')
