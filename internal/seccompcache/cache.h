@@ -7,7 +7,8 @@
 
 /* berth_scmp_use makes dirfd (an O_PATH directory, or -1 for off) the cache; returns the old. */
 int berth_scmp_use(int dirfd);
-/* berth_scmp_stats reports the exports served from the cache and the ones generated. */
-void berth_scmp_stats(unsigned long *hits, unsigned long *misses);
+/* berth_scmp_stats reports the exports served from the cache, the ones generated, and how many
+ * of the first were served without making the filter's calls (speculation). */
+void berth_scmp_stats(unsigned long *hits, unsigned long *misses, unsigned long *spec);
 
 #endif

@@ -14,6 +14,14 @@
 // generated, and any filter shaped in a way the recorder does not follow (merged contexts,
 // syscall priorities) is never cached.
 //
+// Adding Docker's ~400 rules costs libseccomp milliseconds too, so with libseccomp 2.5 (whose
+// every reader of a filter context is wrapped) the calls are not even made while the cache has
+// an entry that recorded the same calls so far: each call's return code comes from that entry
+// (libseccomp is deterministic for a given version, API level and sequence of calls). When the
+// calls part from every entry, or something reads the context (attributes, architectures, a
+// load), the recorded calls are made first, in order; one that returns other than the entry
+// said poisons the context, which is then never exported or loaded.
+//
 // The cache is a directory of root-only files, Dir relative to the container's rootfs
 // (<root>/seccomp). libcontainer starts its init with the rootfs as working directory; a C
 // constructor that runs before nsenter's (and before the Go runtime) opens the directory there
