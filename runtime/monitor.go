@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/berth-project/berth/internal/trace"
-	"github.com/berth-project/berth/storage"
 	"github.com/docker/docker/api/types/container"
 	_ "github.com/opencontainers/cgroups/devices" // lets libcontainer's cgroup managers set device rules
 	"github.com/opencontainers/runc/libcontainer"
@@ -233,11 +232,9 @@ func (m *monitor) watchSignals() {
 func (m *monitor) start(st *State, hello attachHello) (int, error) {
 	rec, l := m.rec, m.r.Layout
 	dir := l.ContainerDir(m.id)
-	rootfs := filepath.Join(dir, "merged")
-	if !isMountpoint(rootfs) {
-		if err := storage.MountOverlay(rec.LowerDirs, filepath.Join(dir, "upper"), filepath.Join(dir, "work"), rootfs); err != nil {
-			return 125, err
-		}
+	rootfs, err := mountRootfs(l, rec)
+	if err != nil {
+		return 125, err
 	}
 	trace.Mark("rootfs mounted")
 	// The container's init finds the seccomp cache next to the rootfs (internal/seccompcache).

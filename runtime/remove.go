@@ -238,6 +238,17 @@ func isMountpoint(dir string) bool {
 }
 
 // unmountRootfs unmounts the container's overlay rootfs, lazily if it is busy.
+// mountRootfs mounts the container's overlay (image layers, upper and work folders) on its
+// merged folder unless it is mounted already, and returns that folder.
+func mountRootfs(l Layout, rec *Record) (string, error) {
+	dir := l.ContainerDir(rec.ID)
+	rootfs := filepath.Join(dir, "merged")
+	if isMountpoint(rootfs) {
+		return rootfs, nil
+	}
+	return rootfs, storage.MountOverlay(rec.LowerDirs, filepath.Join(dir, "upper"), filepath.Join(dir, "work"), rootfs)
+}
+
 func unmountRootfs(l Layout, id string) {
 	merged := filepath.Join(l.ContainerDir(id), "merged")
 	for i := 0; i < 3 && isMountpoint(merged); i++ {

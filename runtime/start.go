@@ -149,6 +149,10 @@ func (r *Runtime) Start(id string, opts StartOptions) (*Container, *AttachConn, 
 		if mon, err = r.execMonitor(id); err != nil {
 			return nil, nil, err
 		}
+	} else {
+		// A prestarted monitor is still starting: mount the rootfs for it meanwhile. It mounts
+		// the rootfs itself when this did not.
+		mountRootfs(r.Layout, &c.Record)
 	}
 	what := id
 	if opts.Attach != nil {
