@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"encoding/binary"
+	"maps"
 	"slices"
 	"time"
 	"unsafe"
@@ -43,11 +44,7 @@ func (e *psEnc) key(k psFileKey) {
 }
 
 func (e *psEnc) stringMap(m map[string]string) {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
+	keys := slices.Sorted(maps.Keys(m))
 	e.uvarint(uint64(len(keys)))
 	for _, k := range keys {
 		e.str(k)
@@ -56,11 +53,7 @@ func (e *psEnc) stringMap(m map[string]string) {
 }
 
 func (e *psEnc) ports(m map[string][]PortBinding) {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
+	keys := slices.Sorted(maps.Keys(m))
 	e.uvarint(uint64(len(keys)))
 	for _, k := range keys {
 		e.str(k)

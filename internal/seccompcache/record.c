@@ -22,6 +22,7 @@
 #include <seccomp.h>
 
 #include "cache.h"
+#include "internal.h"
 
 scmp_filter_ctx __real_seccomp_init(uint32_t def_action);
 int __real_seccomp_reset(scmp_filter_ctx ctx, uint32_t def_action);
@@ -37,14 +38,8 @@ int __real_seccomp_rule_add_array(scmp_filter_ctx ctx, uint32_t action, int sysc
 				  unsigned int arg_cnt, const struct scmp_arg_cmp *arg_array);
 int __real_seccomp_rule_add_exact_array(scmp_filter_ctx ctx, uint32_t action, int syscall,
 					unsigned int arg_cnt, const struct scmp_arg_cmp *arg_array);
-int __real_seccomp_export_bpf(const scmp_filter_ctx ctx, int fd);
 int __real_seccomp_export_pfc(const scmp_filter_ctx ctx, int fd);
 int __real_seccomp_load(const scmp_filter_ctx ctx);
-
-/* A cache file: magic, record length, record, program length, program (lengths little-endian u32). */
-static const char file_magic[8] = "BSCMPC1\n";
-#define MAX_FILE (8u << 20)
-#define MAX_CANDS 32
 
 /*
  * How the recorded context relates to the real one:
@@ -56,24 +51,19 @@ static const char file_magic[8] = "BSCMPC1\n";
  */
 enum { REAL, SPECULATIVE };
 
-struct cand {
-	unsigned char *buf;	/* the whole file */
-	size_t rec_len, prog_off, prog_len;
-	char name[24];
-};
-
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static int cache_dir = -1;	/* O_PATH directory, -1: no cache */
+int cache_dir = -1;	/* O_PATH directory, -1: no cache */
 static scmp_filter_ctx rec_ctx;	/* the context being recorded */
 static int rec_ok;		/* 0 once rec_ctx was shaped in a way that is not recorded */
 static int mode;		/* REAL or SPECULATIVE */
 static int poisoned;		/* a replay did not return what speculation promised */
 static size_t applied_upto;	/* record bytes whose calls were made on the real context */
-static size_t header_len;	/* record bytes before the first call */
-static unsigned char *rec_buf;
-static size_t rec_len, rec_cap;
-static struct cand cands[MAX_CANDS];
-static int n_cands;
+size_t header_len;	/* record bytes before the first call */
+unsigned char *rec_buf;
+size_t rec_len;
+static size_t rec_cap;
+struct cand cands[MAX_CANDS];
+int n_cands;
 static unsigned long n_hits, n_misses, n_spec;
 
 /*
@@ -144,35 +134,9 @@ static void rec_put(const void *p, size_t n)
 
 static void rec_u8(uint8_t v) { rec_put(&v, 1); }
 static void rec_u32(uint32_t v) { rec_put(&v, 4); }
-static void rec_u64(uint64_t v) { rec_put(&v, 8); }
-
-static uint32_t get_u32(const unsigned char *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, 4);
-	return v;
-}
-
-static uint64_t get_u64(const unsigned char *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, 8);
-	return v;
-}
 
 /* recording tells whether ctx is the recorded context; the caller holds mu. */
 static int recording(const scmp_filter_ctx ctx) { return ctx != NULL && ctx == rec_ctx && rec_ok; }
-
-static void drop_cands(void)
-{
-	int i;
-
-	for (i = 0; i < n_cands; i++)
-		free(cands[i].buf);
-	n_cands = 0;
-}
 
 /* op_len is the length of the recorded call at p (up to end), 0 if it is malformed. */
 static size_t op_len(const unsigned char *p, const unsigned char *end)
@@ -201,6 +165,35 @@ static size_t op_len(const unsigned char *p, const unsigned char *end)
 	return (size_t)(end - p) >= n ? n : 0;
 }
 
+/* MAX_ARGS is the most argument conditions a recorded rule has (a syscall has six arguments). */
+#define MAX_ARGS 8
+
+/* real_op makes the recorded call op on ctx and returns libseccomp's code (not op's). */
+static int real_op(scmp_filter_ctx ctx, const unsigned char *op)
+{
+	struct scmp_arg_cmp args[MAX_ARGS];
+	unsigned int i, argc;
+
+	switch (op[0]) {
+	case 'A':
+		return __real_seccomp_arch_add(ctx, get_u32(op + 1));
+	case 'a':
+		return __real_seccomp_arch_remove(ctx, get_u32(op + 1));
+	case 'T':
+		return __real_seccomp_attr_set(ctx, (enum scmp_filter_attr)get_u32(op + 1), get_u32(op + 5));
+	}
+	argc = get_u32(op + 9);
+	for (i = 0; i < argc && i < MAX_ARGS; i++) {
+		args[i].arg = get_u32(op + 13 + i * 24);
+		args[i].op = (enum scmp_compare)get_u32(op + 17 + i * 24);
+		args[i].datum_a = get_u64(op + 21 + i * 24);
+		args[i].datum_b = get_u64(op + 29 + i * 24);
+	}
+	if (op[0] == 'R')
+		return __real_seccomp_rule_add_array(ctx, get_u32(op + 1), (int)get_u32(op + 5), argc, args);
+	return __real_seccomp_rule_add_exact_array(ctx, get_u32(op + 1), (int)get_u32(op + 5), argc, args);
+}
+
 /*
  * replay makes the recorded calls after applied_upto on the real context, in order, all of them
  * or (rules) only the leading ones that are not rules (architectures, attributes: what
@@ -210,8 +203,6 @@ static size_t op_len(const unsigned char *p, const unsigned char *end)
 static void replay(int rules)
 {
 	const unsigned char *p, *end = rec_buf + rec_len;
-	struct scmp_arg_cmp args[8];
-	unsigned int i, argc;
 	size_t n, off;
 	int rc, seen_rule = 0;
 
@@ -235,33 +226,11 @@ static void replay(int rules)
 		}
 		if ((p[0] == 'R' || p[0] == 'E') && !rules)
 			return;
-		switch (p[0]) {
-		case 'A':
-			rc = __real_seccomp_arch_add(rec_ctx, get_u32(p + 1));
-			break;
-		case 'a':
-			rc = __real_seccomp_arch_remove(rec_ctx, get_u32(p + 1));
-			break;
-		case 'T':
-			rc = __real_seccomp_attr_set(rec_ctx, (enum scmp_filter_attr)get_u32(p + 1), get_u32(p + 5));
-			break;
-		default:
-			argc = get_u32(p + 9);
-			if (argc > 8) {
-				poisoned = 1;
-				return;
-			}
-			for (i = 0; i < argc; i++) {
-				args[i].arg = get_u32(p + 13 + i * 24);
-				args[i].op = (enum scmp_compare)get_u32(p + 17 + i * 24);
-				args[i].datum_a = get_u64(p + 21 + i * 24);
-				args[i].datum_b = get_u64(p + 29 + i * 24);
-			}
-			if (p[0] == 'R')
-				rc = __real_seccomp_rule_add_array(rec_ctx, get_u32(p + 1), (int)get_u32(p + 5), argc, args);
-			else
-				rc = __real_seccomp_rule_add_exact_array(rec_ctx, get_u32(p + 1), (int)get_u32(p + 5), argc, args);
+		if ((p[0] == 'R' || p[0] == 'E') && get_u32(p + 9) > MAX_ARGS) {
+			poisoned = 1;
+			return;
 		}
+		rc = real_op(rec_ctx, p);
 		if ((uint32_t)rc != get_u32(p + n - 4))
 			poisoned = 1;
 		applied_upto += n;
@@ -275,68 +244,6 @@ static void flush(void)
 {
 	if (rec_ctx != NULL && mode == SPECULATIVE)
 		replay(1);
-}
-
-/* load_cands reads the cache entries whose records begin with this context's header. */
-static void load_cands(void)
-{
-	struct dirent *de;
-	struct stat st;
-	DIR *d;
-	int dfd, fd;
-
-	drop_cands();
-	if (cache_dir < 0)
-		return;
-	dfd = openat(cache_dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
-		return;
-	d = fdopendir(dfd);
-	if (d == NULL) {
-		close(dfd);
-		return;
-	}
-	while ((de = readdir(d)) != NULL && n_cands < MAX_CANDS) {
-		struct cand c;
-		size_t size, off;
-
-		if (strlen(de->d_name) != 16 || de->d_name[0] == '.')
-			continue;
-		fd = openat(cache_dir, de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		memset(&c, 0, sizeof(c));
-		if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > MAX_FILE ||
-		    (size_t)st.st_size < sizeof(file_magic) + 8 + header_len) {
-			close(fd);
-			continue;
-		}
-		size = (size_t)st.st_size;
-		c.buf = malloc(size);
-		if (c.buf == NULL || pread(fd, c.buf, size, 0) != (ssize_t)size) {
-			free(c.buf);
-			close(fd);
-			continue;
-		}
-		close(fd);
-		off = sizeof(file_magic);
-		c.rec_len = get_u32(c.buf + off);
-		off += 4;
-		if (memcmp(c.buf, file_magic, sizeof(file_magic)) != 0 || c.rec_len > size - off - 4 ||
-		    c.rec_len < header_len || memcmp(c.buf + off, rec_buf, header_len) != 0) {
-			free(c.buf);
-			continue;
-		}
-		c.prog_off = off + c.rec_len + 4;
-		c.prog_len = get_u32(c.buf + off + c.rec_len);
-		if (c.prog_len == 0 || c.prog_len % 8 != 0 || c.prog_off + c.prog_len != size) {
-			free(c.buf);
-			continue;
-		}
-		snprintf(c.name, sizeof(c.name), "%s", de->d_name);
-		cands[n_cands++] = c;
-	}
-	closedir(d);
 }
 
 /* cand_rec is candidate i's record. */
@@ -460,11 +367,10 @@ int __wrap_seccomp_syscall_priority(scmp_filter_ctx ctx, int syscall, uint8_t pr
 }
 
 /*
- * call records a call on the recorded context and gives its return code: from the cache entries
- * while speculating, else by making it (real). The caller holds mu and has recorded the call's
- * arguments from at.
+ * call gives the return code of the call recorded (without its code) from at: from the cache
+ * entries while speculating, else by making it. The caller holds mu.
  */
-static int call(size_t at, int (*real)(const unsigned char *op))
+static int call(size_t at)
 {
 	int rc;
 
@@ -478,7 +384,7 @@ static int call(size_t at, int (*real)(const unsigned char *op))
 		replay(1);
 		rec_len = cur;
 	}
-	rc = real(rec_buf + at);
+	rc = real_op(rec_ctx, rec_buf + at);
 	rec_u32((uint32_t)rc);
 	applied_upto = rec_len;
 	return rc;
@@ -493,86 +399,76 @@ static void stop_recording(void)
 	drop_cands();
 }
 
-/*
- * record_call ends the recording of a call whose arguments were recorded from at and gives its
- * return code (see call). It returns 0 when the recording failed (out of memory): recording then
- * stops and the caller makes the call itself.
- */
-static int record_call(size_t at, int (*real)(const unsigned char *op), int *rc)
+/* An op: a call as recorded, without its return code. */
+struct op {
+	unsigned char b[13 + MAX_ARGS * 24];
+	size_t n;
+};
+
+static void op_put(struct op *o, const void *p, size_t n)
 {
-	if (!rec_ok) {
-		rec_ok = 1; /* the record is whole up to at: make those calls */
-		rec_len = at;
-		stop_recording();
-		return 0;
-	}
-	*rc = call(at, real);
-	return 1;
+	memcpy(o->b + o->n, p, n);
+	o->n += n;
 }
 
-static int real_arch_add(const unsigned char *op) { return __real_seccomp_arch_add(rec_ctx, get_u32(op + 1)); }
-static int real_arch_remove(const unsigned char *op) { return __real_seccomp_arch_remove(rec_ctx, get_u32(op + 1)); }
-static int real_attr_set(const unsigned char *op)
+static void op_u32(struct op *o, uint32_t v) { op_put(o, &v, 4); }
+static void op_u64(struct op *o, uint64_t v) { op_put(o, &v, 8); }
+
+/*
+ * dispatch makes call o on ctx: recorded and answered by call when ctx is being recorded, made
+ * directly otherwise (or when recording runs out of memory).
+ */
+static int dispatch(scmp_filter_ctx ctx, const struct op *o)
 {
-	return __real_seccomp_attr_set(rec_ctx, (enum scmp_filter_attr)get_u32(op + 1), get_u32(op + 5));
+	int rc;
+
+	pthread_mutex_lock(&mu);
+	if (recording(ctx)) {
+		size_t at = rec_len;
+
+		rec_put(o->b, o->n);
+		if (rec_ok) {
+			rc = call(at);
+			pthread_mutex_unlock(&mu);
+			return rc;
+		}
+		rec_ok = 1; /* the record is whole up to at: make those calls, then stop */
+		rec_len = at;
+		stop_recording();
+	}
+	pthread_mutex_unlock(&mu);
+	return real_op(ctx, o->b);
+}
+
+static struct op op_arch(uint8_t kind, uint32_t arch_token)
+{
+	struct op o = {.n = 0};
+
+	op_put(&o, &kind, 1);
+	op_u32(&o, arch_token);
+	return o;
 }
 
 int __wrap_seccomp_arch_add(scmp_filter_ctx ctx, uint32_t arch_token)
 {
-	int rc;
+	struct op o = op_arch('A', arch_token);
 
-	pthread_mutex_lock(&mu);
-	if (recording(ctx)) {
-		size_t at = rec_len;
-
-		rec_u8('A');
-		rec_u32(arch_token);
-		if (record_call(at, real_arch_add, &rc)) {
-			pthread_mutex_unlock(&mu);
-			return rc;
-		}
-	}
-	pthread_mutex_unlock(&mu);
-	return __real_seccomp_arch_add(ctx, arch_token);
+	return dispatch(ctx, &o);
 }
 
 int __wrap_seccomp_arch_remove(scmp_filter_ctx ctx, uint32_t arch_token)
 {
-	int rc;
+	struct op o = op_arch('a', arch_token);
 
-	pthread_mutex_lock(&mu);
-	if (recording(ctx)) {
-		size_t at = rec_len;
-
-		rec_u8('a');
-		rec_u32(arch_token);
-		if (record_call(at, real_arch_remove, &rc)) {
-			pthread_mutex_unlock(&mu);
-			return rc;
-		}
-	}
-	pthread_mutex_unlock(&mu);
-	return __real_seccomp_arch_remove(ctx, arch_token);
+	return dispatch(ctx, &o);
 }
 
 int __wrap_seccomp_attr_set(scmp_filter_ctx ctx, enum scmp_filter_attr attr, uint32_t value)
 {
-	int rc;
+	struct op o = op_arch('T', (uint32_t)attr);
 
-	pthread_mutex_lock(&mu);
-	if (recording(ctx)) {
-		size_t at = rec_len;
-
-		rec_u8('T');
-		rec_u32((uint32_t)attr);
-		rec_u32(value);
-		if (record_call(at, real_attr_set, &rc)) {
-			pthread_mutex_unlock(&mu);
-			return rc;
-		}
-	}
-	pthread_mutex_unlock(&mu);
-	return __real_seccomp_attr_set(ctx, attr, value);
+	op_u32(&o, value);
+	return dispatch(ctx, &o);
 }
 
 /* Readers of the context's architectures and attributes: make those calls first. */
@@ -594,85 +490,54 @@ int __wrap_seccomp_arch_exist(const scmp_filter_ctx ctx, uint32_t arch_token)
 	return __real_seccomp_arch_exist(ctx, arch_token);
 }
 
-/* Readers of the whole filter: every call first, and never a poisoned one. */
-int __wrap_seccomp_export_pfc(const scmp_filter_ctx ctx, int fd)
+/* whole_filter makes every recorded call of ctx before it is read whole; 0 when poisoned. */
+static int whole_filter(const scmp_filter_ctx ctx)
 {
-	int bad;
+	int ok;
 
 	pthread_mutex_lock(&mu);
 	if (recording(ctx))
 		flush();
-	bad = recording(ctx) && poisoned;
+	ok = !(recording(ctx) && poisoned);
 	pthread_mutex_unlock(&mu);
-	return bad ? -ECANCELED : __real_seccomp_export_pfc(ctx, fd);
+	return ok;
+}
+
+/* Readers of the whole filter: every call first, and never a poisoned one. */
+int __wrap_seccomp_export_pfc(const scmp_filter_ctx ctx, int fd)
+{
+	return whole_filter(ctx) ? __real_seccomp_export_pfc(ctx, fd) : -ECANCELED;
 }
 
 int __wrap_seccomp_load(const scmp_filter_ctx ctx)
 {
-	int bad;
-
-	pthread_mutex_lock(&mu);
-	if (recording(ctx))
-		flush();
-	bad = recording(ctx) && poisoned;
-	pthread_mutex_unlock(&mu);
-	return bad ? -ECANCELED : __real_seccomp_load(ctx);
-}
-
-static void rec_rule(uint8_t kind, uint32_t action, int syscall, unsigned int arg_cnt,
-		     const struct scmp_arg_cmp *args)
-{
-	unsigned int i;
-
-	rec_u8(kind);
-	rec_u32(action);
-	rec_u32((uint32_t)syscall);
-	rec_u32(arg_cnt);
-	for (i = 0; args != NULL && i < arg_cnt; i++) {
-		rec_u32(args[i].arg);
-		rec_u32((uint32_t)args[i].op);
-		rec_u64(args[i].datum_a);
-		rec_u64(args[i].datum_b);
-	}
-}
-
-static int real_rule(const unsigned char *op)
-{
-	struct scmp_arg_cmp args[8];
-	unsigned int i, argc = get_u32(op + 9);
-
-	for (i = 0; i < argc; i++) {
-		args[i].arg = get_u32(op + 13 + i * 24);
-		args[i].op = (enum scmp_compare)get_u32(op + 17 + i * 24);
-		args[i].datum_a = get_u64(op + 21 + i * 24);
-		args[i].datum_b = get_u64(op + 29 + i * 24);
-	}
-	if (op[0] == 'R')
-		return __real_seccomp_rule_add_array(rec_ctx, get_u32(op + 1), (int)get_u32(op + 5), argc, args);
-	return __real_seccomp_rule_add_exact_array(rec_ctx, get_u32(op + 1), (int)get_u32(op + 5), argc, args);
+	return whole_filter(ctx) ? __real_seccomp_load(ctx) : -ECANCELED;
 }
 
 static int wrap_rule(uint8_t kind, scmp_filter_ctx ctx, uint32_t action, int syscall,
 		     unsigned int arg_cnt, const struct scmp_arg_cmp *arg_array)
 {
-	int rc;
+	struct op o = {.n = 0};
+	unsigned int i;
 
-	pthread_mutex_lock(&mu);
-	if (recording(ctx) && arg_cnt > 8) /* more arguments than a syscall has: not recorded */
-		stop_recording();
-	if (recording(ctx)) {
-		size_t at = rec_len;
-
-		rec_rule(kind, action, syscall, arg_cnt, arg_array);
-		if (record_call(at, real_rule, &rc)) {
-			pthread_mutex_unlock(&mu);
-			return rc;
-		}
+	if (arg_cnt > MAX_ARGS || (arg_cnt > 0 && arg_array == NULL)) {
+		/* Not a call to record (libseccomp refuses it anyway): stop recording, make it. */
+		forget(ctx);
+		if (kind == 'R')
+			return __real_seccomp_rule_add_array(ctx, action, syscall, arg_cnt, arg_array);
+		return __real_seccomp_rule_add_exact_array(ctx, action, syscall, arg_cnt, arg_array);
 	}
-	pthread_mutex_unlock(&mu);
-	if (kind == 'R')
-		return __real_seccomp_rule_add_array(ctx, action, syscall, arg_cnt, arg_array);
-	return __real_seccomp_rule_add_exact_array(ctx, action, syscall, arg_cnt, arg_array);
+	op_put(&o, &kind, 1);
+	op_u32(&o, action);
+	op_u32(&o, (uint32_t)syscall);
+	op_u32(&o, arg_cnt);
+	for (i = 0; i < arg_cnt; i++) {
+		op_u32(&o, arg_array[i].arg);
+		op_u32(&o, (uint32_t)arg_array[i].op);
+		op_u64(&o, arg_array[i].datum_a);
+		op_u64(&o, arg_array[i].datum_b);
+	}
+	return dispatch(ctx, &o);
 }
 
 int __wrap_seccomp_rule_add_array(scmp_filter_ctx ctx, uint32_t action, int syscall,
@@ -685,145 +550,6 @@ int __wrap_seccomp_rule_add_exact_array(scmp_filter_ctx ctx, uint32_t action, in
 					unsigned int arg_cnt, const struct scmp_arg_cmp *arg_array)
 {
 	return wrap_rule('E', ctx, action, syscall, arg_cnt, arg_array);
-}
-
-/* FNV-1a, 64 bits: only names the file; a hit needs the whole record to match. */
-static uint64_t fnv1a(const unsigned char *p, size_t n)
-{
-	uint64_t h = 14695981039346656037ull;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		h ^= p[i];
-		h *= 1099511628211ull;
-	}
-	return h;
-}
-
-static int write_all(int fd, const unsigned char *p, size_t n)
-{
-	ssize_t w;
-
-	while (n > 0) {
-		w = write(fd, p, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-static int read_all(int fd, unsigned char *p, size_t n)
-{
-	ssize_t r;
-	size_t off = 0;
-
-	while (off < n) {
-		r = pread(fd, p + off, n - off, (off_t)off);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -1;
-		off += (size_t)r;
-	}
-	return 0;
-}
-
-/* lookup returns the cached program recorded as rec_buf in name, or NULL. */
-static unsigned char *lookup(const char *name, size_t *plen)
-{
-	struct stat st;
-	unsigned char *buf = NULL, *prog = NULL;
-	size_t size, off, n;
-	int fd;
-
-	fd = openat(cache_dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return NULL;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > MAX_FILE)
-		goto out;
-	size = (size_t)st.st_size;
-	if (size < sizeof(file_magic) + 4 + rec_len + 4)
-		goto out;
-	buf = malloc(size);
-	if (buf == NULL || read_all(fd, buf, size) != 0)
-		goto out;
-	off = 0;
-	if (memcmp(buf, file_magic, sizeof(file_magic)) != 0)
-		goto out;
-	off += sizeof(file_magic);
-	if (get_u32(buf + off) != rec_len)
-		goto out;
-	off += 4;
-	if (memcmp(buf + off, rec_buf, rec_len) != 0)
-		goto out;
-	off += rec_len;
-	n = get_u32(buf + off);
-	off += 4;
-	/* A whole number of struct sock_filter (8 bytes), filling the rest of the file exactly. */
-	if (n == 0 || n % 8 != 0 || off + n != size)
-		goto out;
-	prog = malloc(n);
-	if (prog == NULL)
-		goto out;
-	memcpy(prog, buf + off, n);
-	*plen = n;
-out:
-	free(buf);
-	close(fd);
-	return prog;
-}
-
-/* store writes the program for rec_buf as name, atomically (temporary file, fsync, rename). */
-static void store(const char *name, const unsigned char *prog, size_t n)
-{
-	char tmp[64];
-	uint32_t len;
-	int fd, ok;
-
-	snprintf(tmp, sizeof(tmp), ".tmp-%d-%s", (int)getpid(), name);
-	fd = openat(cache_dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return;
-	ok = write_all(fd, (const unsigned char *)file_magic, sizeof(file_magic)) == 0;
-	len = (uint32_t)rec_len;
-	ok = ok && write_all(fd, (unsigned char *)&len, 4) == 0;
-	ok = ok && write_all(fd, rec_buf, rec_len) == 0;
-	len = (uint32_t)n;
-	ok = ok && write_all(fd, (unsigned char *)&len, 4) == 0;
-	ok = ok && write_all(fd, prog, n) == 0;
-	ok = ok && fsync(fd) == 0;
-	close(fd);
-	if (!ok || renameat(cache_dir, tmp, cache_dir, name) != 0)
-		unlinkat(cache_dir, tmp, 0);
-}
-
-/* generate runs libseccomp's export into memory and returns the program. */
-static unsigned char *generate(const scmp_filter_ctx ctx, size_t *plen, int *rc)
-{
-	struct stat st;
-	unsigned char *prog = NULL;
-	int mfd;
-
-	*rc = 0;
-	mfd = memfd_create("berth-seccomp", MFD_CLOEXEC);
-	if (mfd < 0)
-		return NULL;
-	*rc = __real_seccomp_export_bpf(ctx, mfd);
-	if (*rc == 0 && fstat(mfd, &st) == 0 && st.st_size > 0 && st.st_size <= MAX_FILE) {
-		prog = malloc((size_t)st.st_size);
-		if (prog != NULL && read_all(mfd, prog, (size_t)st.st_size) != 0) {
-			free(prog);
-			prog = NULL;
-		}
-		*plen = (size_t)st.st_size;
-	}
-	close(mfd);
-	return prog;
 }
 
 int __wrap_seccomp_export_bpf(const scmp_filter_ctx ctx, int fd)
