@@ -14,7 +14,7 @@
 // on to run Go) prefaults; the constructors run in link order, and this package links after
 // nsenter. docker-init, which lives as the container's PID 1, keeps a small RSS instead. The
 // monitor prefaults too: it drops its mappings of the binary once the container runs
-// (runtime.dropExecutablePages). Writable segments are left alone.
+// (runtime.remapExecutable). Writable segments are left alone.
 package prefault
 
 /*
