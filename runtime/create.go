@@ -20,6 +20,9 @@ import (
 // CreateOptions is what create (and run) asks for. Config and HostConfig are Docker's API types,
 // filled from the command line; the image's configuration is applied by Create.
 type CreateOptions struct {
+	// ID, when set, is the container's ID: a fresh ids.NewID() that the caller gave a
+	// prestarted monitor. Create refuses one that a container has.
+	ID string
 	// Name is the container's name without "/"; empty picks a random Docker-style name.
 	Name string
 	// Image is the reference as the user typed it (Config.Image), ImageID the config digest.
@@ -76,12 +79,21 @@ func (r *Runtime) Create(opts CreateOptions) (*Container, error) {
 	}
 	defer il.Release()
 
-	id := ids.NewID()
+	id := opts.ID
+	if id != "" && (len(id) != 64 || !ids.IsHexPrefix(id)) {
+		return nil, errdefs.Invalid(fmt.Sprintf("invalid container ID %q", id))
+	}
 	for {
+		if id == "" {
+			id = ids.NewID()
+		}
 		if _, err := os.Lstat(r.Layout.ContainerDir(id)); errors.Is(err, os.ErrNotExist) {
 			break
 		}
-		id = ids.NewID()
+		if opts.ID != "" {
+			return nil, errdefs.Conflict(fmt.Sprintf("container ID %s is already in use", id))
+		}
+		id = ""
 	}
 	name := strings.TrimPrefix(opts.Name, "/")
 	if name != "" {

@@ -66,13 +66,13 @@ func MonitorMain(args []string) int {
 	// libcontainer's mount helper) can take it down with a container's init.
 	rt.LockOSThread()
 	if len(args) < 3 {
-		fmt.Fprintln(os.Stderr, "usage: berth "+MonitorArg+" ROOT RUNROOT ID|- [attach]")
+		fmt.Fprintln(os.Stderr, "usage: berth "+MonitorArg+" ROOT RUNROOT ID [attach]")
 		return 125
 	}
 	r := &Runtime{Layout: Layout{Root: args[0], RunRoot: args[1]}}
 	id, waitAttach, ok := monitorOrders(args[2:])
 	if !ok {
-		return 0 // a prestarted monitor that was not needed
+		return 0 // a prestarted monitor that was not needed (or not for this container)
 	}
 	trace.Mark("monitor told")
 	syncPipe := os.NewFile(3, "sync")

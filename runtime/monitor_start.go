@@ -25,10 +25,10 @@ import (
 // process, as a number, the way libcontainer wants it.
 func initLogLevel() string { return strconv.Itoa(int(logrus.GetLevel())) }
 
-// monitorOrders reads which container to start, and whether to wait for an attach client,
-// from the CLI's line on descriptor 4 ("ID [attach]"); the command line's ID and flag stand
-// when descriptor 4 is not there (a monitor started by hand). ok is false when the CLI closed
-// the pipe without a word.
+// monitorOrders waits for the CLI's line on descriptor 4 ("ID [attach]": start container ID,
+// waiting for an attach client first or not); the command line's ID and flag stand when
+// descriptor 4 is not there (a monitor started by hand). ok is false when the CLI closed the
+// pipe without a word (it did not create the container) or named another container.
 func monitorOrders(args []string) (id string, attach bool, ok bool) {
 	id, attach = args[0], len(args) > 1 && args[1] == "attach"
 	orders := os.NewFile(4, "orders")
@@ -39,17 +39,17 @@ func monitorOrders(args []string) (id string, attach bool, ok bool) {
 		n += k
 		if err != nil || k == 0 || buf[n-1] == '\n' {
 			if errors.Is(err, syscall.EBADF) || errors.Is(err, os.ErrInvalid) {
-				return id, attach, id != prestartID
+				return id, attach, true
 			}
 			break
 		}
 	}
 	orders.Close()
 	f := strings.Fields(string(buf[:n]))
-	if len(f) == 0 {
+	if len(f) == 0 || f[0] != id {
 		return "", false, false
 	}
-	return f[0], len(f) > 1 && f[1] == "attach", true
+	return id, len(f) > 1 && f[1] == "attach", true
 }
 
 // start brings the container up once: rootfs, network, libcontainer container and process. It

@@ -32,10 +32,10 @@ type Monitor struct {
 	goW   *os.File // "ID [attach]\n" tells it what to start; closing it unused sends it away
 }
 
-// PrestartMonitor starts a monitor that waits to be told which container to start (see
-// StartOptions.Monitor). A monitor that is not used must be aborted.
-func (r *Runtime) PrestartMonitor() (*Monitor, error) {
-	return r.execMonitor(prestartID)
+// PrestartMonitor starts a monitor for container id, which is yet to be created, that waits to
+// be told to start it (see StartOptions.Monitor). A monitor that is not used must be aborted.
+func (r *Runtime) PrestartMonitor(id string) (*Monitor, error) {
+	return r.execMonitor(id)
 }
 
 // Abort sends away a prestarted monitor that will not start anything and reaps it.
@@ -50,10 +50,8 @@ func (m *Monitor) Abort() {
 	m.cmd.Wait()
 }
 
-// prestartID stands for the container ID on a prestarted monitor's command line.
-const prestartID = "-"
-
-// execMonitor starts a monitor process for container id (prestartID: to be told later).
+// execMonitor starts a monitor process for container id; it starts the container when Start
+// tells it to (on descriptor 4).
 func (r *Runtime) execMonitor(id string) (*Monitor, error) {
 	syncR, syncW, err := os.Pipe()
 	if err != nil {

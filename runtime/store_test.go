@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/berth-project/berth/internal/errdefs"
+	"github.com/berth-project/berth/internal/ids"
 	"github.com/berth-project/berth/internal/procfs"
 	"github.com/berth-project/berth/internal/seccompcache"
 	"github.com/docker/docker/api/types/container"
@@ -148,5 +149,30 @@ func TestSeccompDirFromRootfs(t *testing.T) {
 	rootfs := filepath.Join(l.ContainerDir("0123abcd"), "merged")
 	if got := filepath.Join(rootfs, seccompcache.RelDir); got != l.SeccompDir() {
 		t.Fatalf("rootfs/%s = %s, want %s", seccompcache.RelDir, got, l.SeccompDir())
+	}
+}
+
+// run creates its container with the ID it gave the prestarted monitor.
+func TestCreateWithGivenID(t *testing.T) {
+	r := testRuntime(t)
+	opts := func(id string) CreateOptions {
+		return CreateOptions{
+			ID: id, Image: "busybox", ImageID: "sha256:" + strings.Repeat("0", 64),
+			Config:     &container.Config{Cmd: []string{"true"}},
+			HostConfig: &container.HostConfig{NetworkMode: "none"},
+		}
+	}
+	id := ids.NewID()
+	c, err := r.Create(opts(id))
+	if err != nil || c.ID != id {
+		t.Fatalf("Create with ID %s: %v, %v", id, c, err)
+	}
+	if _, err := r.Create(opts(id)); !errors.Is(err, errdefs.ErrConflict) {
+		t.Errorf("Create with a taken ID: %v", err)
+	}
+	for _, bad := range []string{"abc", strings.Repeat("g", 64), "../" + id[3:]} {
+		if _, err := r.Create(opts(bad)); !errors.Is(err, errdefs.ErrInvalid) {
+			t.Errorf("Create with ID %q: %v", bad, err)
+		}
 	}
 }

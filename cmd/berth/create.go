@@ -20,7 +20,7 @@ func newCreateCommand(cli *CLI) *cobra.Command {
 		Short: "Create a new container",
 		Args:  requiresMinArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := createContainer(cmd.Context(), cli, cmd, o, args)
+			c, err := createContainer(cmd.Context(), cli, cmd, o, args, "")
 			if err != nil {
 				return withCode(err, 125)
 			}
@@ -41,7 +41,7 @@ func openContainers(cli *CLI) (*runtime.Runtime, error) {
 
 // createContainer is create's work, shared with run: parse the flags, find (or pull) the image,
 // create the record and write --cidfile.
-func createContainer(ctx context.Context, cli *CLI, cmd *cobra.Command, o *containerOptions, args []string) (*runtime.Container, error) {
+func createContainer(ctx context.Context, cli *CLI, cmd *cobra.Command, o *containerOptions, args []string, id string) (*runtime.Container, error) {
 	ref := args[0]
 	cc, err := o.parse(cmd.Flags(), ref, args[1:])
 	if err != nil {
@@ -71,6 +71,7 @@ func createContainer(ctx context.Context, cli *CLI, cmd *cobra.Command, o *conta
 		imgCfg = nil
 	}
 	c, err := rt.Create(runtime.CreateOptions{
+		ID:          id,
 		Name:        o.name,
 		Image:       ref,
 		ImageID:     img.ID,

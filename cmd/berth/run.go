@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/berth-project/berth/internal/errdefs"
+	"github.com/berth-project/berth/internal/ids"
 	"github.com/berth-project/berth/internal/trace"
 	"github.com/berth-project/berth/runtime"
 	"github.com/moby/term"
@@ -51,10 +52,12 @@ func runRun(cli *CLI, cmd *cobra.Command, o *containerOptions, args []string) er
 	if err != nil {
 		return withCode(err, 125)
 	}
-	// The monitor's process starts while the container is created; without one (it could not
-	// be started) Start starts its own.
-	mon, _ := rt.PrestartMonitor()
-	c, err := createContainer(cmd.Context(), cli, cmd, o, args)
+	// The monitor's process starts while the container is created (with the ID chosen here, so
+	// that its command line names the container); without one (it could not be started) Start
+	// starts its own.
+	id := ids.NewID()
+	mon, _ := rt.PrestartMonitor(id)
+	c, err := createContainer(cmd.Context(), cli, cmd, o, args, id)
 	if err != nil {
 		mon.Abort()
 		return withCode(err, 125)
