@@ -174,6 +174,17 @@ func TestCacheServesWhatLibseccompGenerates(t *testing.T) {
 	}
 	check("truncated entry", generated, 3, 3)
 	check("rewritten entry", generated, 4, 3)
+
+	// A flipped bit in a stored program (same size) is caught by the entry's checksum.
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		b[len(b)-20] ^= 0x10
+		if err := os.WriteFile(f, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check("damaged program", generated, 4, 4)
+	check("program rewritten", generated, 5, 4)
 }
 
 func TestRelDirMatchesC(t *testing.T) {

@@ -9,7 +9,8 @@
 
 int __real_seccomp_export_bpf(const scmp_filter_ctx ctx, int fd);
 
-/* A cache file: magic, record length, record, program length, program (lengths u32). */
+/* A cache file: magic, record length, record, program length, program, FNV-1a of all that
+ * (lengths u32, sum u64). */
 #define MAX_FILE (8u << 20)
 #define MAX_CANDS 32
 extern const char file_magic[8];

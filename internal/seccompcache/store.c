@@ -14,7 +14,9 @@
 
 #include "internal.h"
 
-const char file_magic[8] = "BSCMPC1\n";
+const char file_magic[8] = "BSCMPC2\n";
+
+static int read_all(int fd, unsigned char *p, size_t n);
 
 uint32_t get_u32(const unsigned char *p)
 {
@@ -41,13 +43,60 @@ void drop_cands(void)
 	n_cands = 0;
 }
 
+/*
+ * read_entry reads cache file name into c and checks its shape: magic, lengths, a program of
+ * whole struct sock_filter (8 bytes), and the FNV-1a sum of everything before it at the end
+ * (a damaged file is never served). It returns 0 on success; c->buf is then the caller's.
+ */
+static int read_entry(const char *name, struct cand *c)
+{
+	struct stat st;
+	size_t size, body;
+	int fd;
+
+	memset(c, 0, sizeof(*c));
+	fd = openat(cache_dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > MAX_FILE ||
+	    (size_t)st.st_size < sizeof(file_magic) + 4 + 4 + 8 + 8) {
+		close(fd);
+		return -1;
+	}
+	size = (size_t)st.st_size;
+	c->buf = malloc(size);
+	if (c->buf == NULL || read_all(fd, c->buf, size) != 0)
+		goto bad;
+	close(fd);
+	fd = -1;
+	body = size - 8;
+	if (memcmp(c->buf, file_magic, sizeof(file_magic)) != 0 || fnv1a(c->buf, body) != get_u64(c->buf + body))
+		goto bad;
+	c->rec_len = get_u32(c->buf + sizeof(file_magic));
+	if (c->rec_len > body - sizeof(file_magic) - 8)
+		goto bad;
+	c->prog_off = sizeof(file_magic) + 4 + c->rec_len + 4;
+	c->prog_len = get_u32(c->buf + c->prog_off - 4);
+	if (c->prog_len == 0 || c->prog_len % 8 != 0 || c->prog_off + c->prog_len != body)
+		goto bad;
+	return 0;
+bad:
+	if (fd >= 0)
+		close(fd);
+	free(c->buf);
+	c->buf = NULL;
+	return -1;
+}
+
+/* entry_rec is the record of entry c. */
+static const unsigned char *entry_rec(const struct cand *c) { return c->buf + sizeof(file_magic) + 4; }
+
 /* load_cands reads the cache entries whose records begin with this context's header. */
 void load_cands(void)
 {
 	struct dirent *de;
-	struct stat st;
 	DIR *d;
-	int dfd, fd;
+	int dfd;
 
 	drop_cands();
 	if (cache_dir < 0)
@@ -62,38 +111,10 @@ void load_cands(void)
 	}
 	while ((de = readdir(d)) != NULL && n_cands < MAX_CANDS) {
 		struct cand c;
-		size_t size, off;
 
-		if (strlen(de->d_name) != 16 || de->d_name[0] == '.')
+		if (strlen(de->d_name) != 16 || de->d_name[0] == '.' || read_entry(de->d_name, &c) != 0)
 			continue;
-		fd = openat(cache_dir, de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		memset(&c, 0, sizeof(c));
-		if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > MAX_FILE ||
-		    (size_t)st.st_size < sizeof(file_magic) + 8 + header_len) {
-			close(fd);
-			continue;
-		}
-		size = (size_t)st.st_size;
-		c.buf = malloc(size);
-		if (c.buf == NULL || pread(fd, c.buf, size, 0) != (ssize_t)size) {
-			free(c.buf);
-			close(fd);
-			continue;
-		}
-		close(fd);
-		off = sizeof(file_magic);
-		c.rec_len = get_u32(c.buf + off);
-		off += 4;
-		if (memcmp(c.buf, file_magic, sizeof(file_magic)) != 0 || c.rec_len > size - off - 4 ||
-		    c.rec_len < header_len || memcmp(c.buf + off, rec_buf, header_len) != 0) {
-			free(c.buf);
-			continue;
-		}
-		c.prog_off = off + c.rec_len + 4;
-		c.prog_len = get_u32(c.buf + off + c.rec_len);
-		if (c.prog_len == 0 || c.prog_len % 8 != 0 || c.prog_off + c.prog_len != size) {
+		if (c.rec_len < header_len || memcmp(entry_rec(&c), rec_buf, header_len) != 0) {
 			free(c.buf);
 			continue;
 		}
@@ -151,70 +172,59 @@ static int read_all(int fd, unsigned char *p, size_t n)
 /* lookup returns the cached program recorded as rec_buf in name, or NULL. */
 unsigned char *lookup(const char *name, size_t *plen)
 {
-	struct stat st;
-	unsigned char *buf = NULL, *prog = NULL;
-	size_t size, off, n;
-	int fd;
+	unsigned char *prog = NULL;
+	struct cand c;
 
-	fd = openat(cache_dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
+	if (read_entry(name, &c) != 0)
 		return NULL;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > MAX_FILE)
-		goto out;
-	size = (size_t)st.st_size;
-	if (size < sizeof(file_magic) + 4 + rec_len + 4)
-		goto out;
-	buf = malloc(size);
-	if (buf == NULL || read_all(fd, buf, size) != 0)
-		goto out;
-	off = 0;
-	if (memcmp(buf, file_magic, sizeof(file_magic)) != 0)
-		goto out;
-	off += sizeof(file_magic);
-	if (get_u32(buf + off) != rec_len)
-		goto out;
-	off += 4;
-	if (memcmp(buf + off, rec_buf, rec_len) != 0)
-		goto out;
-	off += rec_len;
-	n = get_u32(buf + off);
-	off += 4;
-	/* A whole number of struct sock_filter (8 bytes), filling the rest of the file exactly. */
-	if (n == 0 || n % 8 != 0 || off + n != size)
-		goto out;
-	prog = malloc(n);
-	if (prog == NULL)
-		goto out;
-	memcpy(prog, buf + off, n);
-	*plen = n;
-out:
-	free(buf);
-	close(fd);
+	if (c.rec_len == rec_len && memcmp(entry_rec(&c), rec_buf, rec_len) == 0) {
+		prog = malloc(c.prog_len);
+		if (prog != NULL) {
+			memcpy(prog, c.buf + c.prog_off, c.prog_len);
+			*plen = c.prog_len;
+		}
+	}
+	free(c.buf);
 	return prog;
 }
 
 /* store writes the program for rec_buf as name, atomically (temporary file, fsync, rename). */
 void store(const char *name, const unsigned char *prog, size_t n)
 {
-	char tmp[64];
+	size_t size = sizeof(file_magic) + 4 + rec_len + 4 + n + 8, off = 0;
+	unsigned char *buf;
 	uint32_t len;
+	uint64_t sum;
+	char tmp[64];
 	int fd, ok;
+
+	buf = malloc(size);
+	if (buf == NULL)
+		return;
+	memcpy(buf, file_magic, sizeof(file_magic));
+	off += sizeof(file_magic);
+	len = (uint32_t)rec_len;
+	memcpy(buf + off, &len, 4);
+	off += 4;
+	memcpy(buf + off, rec_buf, rec_len);
+	off += rec_len;
+	len = (uint32_t)n;
+	memcpy(buf + off, &len, 4);
+	off += 4;
+	memcpy(buf + off, prog, n);
+	off += n;
+	sum = fnv1a(buf, off);
+	memcpy(buf + off, &sum, 8);
 
 	snprintf(tmp, sizeof(tmp), ".tmp-%d-%s", (int)getpid(), name);
 	fd = openat(cache_dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return;
-	ok = write_all(fd, (const unsigned char *)file_magic, sizeof(file_magic)) == 0;
-	len = (uint32_t)rec_len;
-	ok = ok && write_all(fd, (unsigned char *)&len, 4) == 0;
-	ok = ok && write_all(fd, rec_buf, rec_len) == 0;
-	len = (uint32_t)n;
-	ok = ok && write_all(fd, (unsigned char *)&len, 4) == 0;
-	ok = ok && write_all(fd, prog, n) == 0;
-	ok = ok && fsync(fd) == 0;
-	close(fd);
-	if (!ok || renameat(cache_dir, tmp, cache_dir, name) != 0)
-		unlinkat(cache_dir, tmp, 0);
+	if (fd >= 0) {
+		ok = write_all(fd, buf, size) == 0 && fsync(fd) == 0;
+		close(fd);
+		if (!ok || renameat(cache_dir, tmp, cache_dir, name) != 0)
+			unlinkat(cache_dir, tmp, 0);
+	}
+	free(buf);
 }
 
 /* generate runs libseccomp's export into memory and returns the program. */
