@@ -133,12 +133,9 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 	}
 	var wg sync.WaitGroup
 	if consoleParent != nil {
-		master, err := utils.RecvFile(consoleParent)
-		consoleParent.Close()
+		master, err := receiveConsole(consoleParent, p)
 		if err != nil {
-			p.Signal(unix.SIGKILL)
-			p.Wait()
-			return -1, fmt.Errorf("exec: receive console: %w", err)
+			return -1, fmt.Errorf("exec: %w", err)
 		}
 		defer master.Close()
 		if o.OnConsole != nil {
@@ -163,4 +160,17 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 	}
 	wg.Wait()
 	return exitCode(ps), nil
+}
+
+// receiveConsole takes the terminal master that process p's init sends over consoleParent
+// (closed here); when that fails it kills p.
+func receiveConsole(consoleParent *os.File, p *libcontainer.Process) (*os.File, error) {
+	master, err := utils.RecvFile(consoleParent)
+	consoleParent.Close()
+	if err != nil {
+		p.Signal(unix.SIGKILL)
+		p.Wait()
+		return nil, fmt.Errorf("receive console: %w", err)
+	}
+	return master, nil
 }

@@ -179,12 +179,9 @@ func (m *monitor) start(st *State, hello attachHello) (int, error) {
 	}
 	m.proc = p
 	if consoleParent != nil {
-		master, err := utils.RecvFile(consoleParent)
-		consoleParent.Close()
+		master, err := receiveConsole(consoleParent, p)
 		if err != nil {
-			p.Signal(unix.SIGKILL)
-			p.Wait()
-			return 125, fmt.Errorf("receive console: %w", err)
+			return 125, err
 		}
 		m.hub.mu.Lock()
 		m.hub.console = master
