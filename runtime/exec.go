@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/berth-project/berth/internal/errdefs"
+	"github.com/berth-project/berth/internal/trace"
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/opencontainers/runc/libcontainer/configs"
 	"github.com/opencontainers/runc/libcontainer/utils"
@@ -59,6 +60,7 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 	if err != nil {
 		return -1, fmt.Errorf("exec in %s: %w", c.Name, err)
 	}
+	trace.Mark("exec: container loaded")
 	userSpec := o.User
 	if userSpec == "" {
 		userSpec = c.Config.User
@@ -116,7 +118,9 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 	if os.Getenv("GOMAXPROCS") == "" {
 		os.Setenv("GOMAXPROCS", "1")
 	}
+	trace.Mark("exec: libcontainer run")
 	runErr := lc.Run(p)
+	trace.Mark("exec: process runs")
 	for _, f := range closeAfter {
 		f.Close()
 	}
@@ -151,6 +155,7 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 		}()
 	}
 	ps, err := p.Wait()
+	trace.Mark("exec: exit seen")
 	if err != nil && ps == nil {
 		var ee interface{ ExitCode() int }
 		if errors.As(err, &ee) {
