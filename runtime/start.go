@@ -24,8 +24,7 @@ type StartOptions struct {
 }
 
 // Monitor is a monitor process started before its container exists (PrestartMonitor): its
-// process and Go runtime start while the CLI creates the container, then it is told which
-// container to look after.
+// process and Go runtime start while the CLI creates the container, then Start tells it to go.
 type Monitor struct {
 	cmd   *exec.Cmd
 	syncR *os.File // the monitor's reports (syncMsg lines)
