@@ -155,10 +155,14 @@ func (m *monitor) listen() error {
 	return nil
 }
 
+// closeListener stops accepting attach clients and removes the socket. On a final exit it runs
+// while the monitor still holds the container's lock: once the lock is released a new start may
+// listen on the same path, and a late removal would take its socket away.
 func (m *monitor) closeListener() {
 	if m.ln != nil {
 		m.ln.Close()
 		os.Remove(m.r.Layout.AttachSocket(m.id))
+		m.ln = nil
 	}
 }
 
@@ -268,6 +272,7 @@ func (m *monitor) loop() {
 		}
 		c, err := m.r.load(m.id)
 		if err != nil {
+			m.closeListener()
 			l.Release()
 			m.cleanup(&State{})
 			m.hub.finish(code)
@@ -286,6 +291,7 @@ func (m *monitor) loop() {
 			trace.Mark("cleaned up")
 			st.Status = StatusExited
 			st.MonitorPid, st.MonitorStart = 0, 0
+			m.closeListener()
 			if !m.rec.HostConfig.AutoRemove {
 				m.r.SaveState(m.id, st)
 				l.Release()
@@ -368,6 +374,12 @@ func (m *monitor) restart() bool {
 		return false
 	}
 	defer l.Release()
+	ok := false
+	defer func() {
+		if !ok { // the monitor ends: stop listening while the lock is held (see closeListener)
+			m.closeListener()
+		}
+	}()
 	c, err := m.r.load(m.id)
 	if err != nil {
 		m.cleanup(&State{})
@@ -394,6 +406,7 @@ func (m *monitor) restart() bool {
 		return false
 	}
 	m.r.SaveState(m.id, st)
+	ok = true
 	return true
 }
 
