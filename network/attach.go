@@ -15,7 +15,6 @@ import (
 	"github.com/berth-project/berth/internal/ids"
 	"github.com/berth-project/berth/internal/lock"
 	"github.com/docker/go-connections/nat"
-	"github.com/vishvananda/netlink"
 )
 
 // AttachRequest describes one container joining one bridge network.
@@ -94,7 +93,10 @@ func (s *Store) ensureDefault(n *Network) (*Network, error) {
 	if err != nil {
 		return nil, err
 	}
-	links, _ := netlink.LinkList()
+	links, err := linkList()
+	if err != nil {
+		return nil, fmt.Errorf("list links: %w", err)
+	}
 	exists := map[string]bool{}
 	for _, l := range links {
 		exists[l.Attrs().Name] = true

@@ -46,7 +46,9 @@ func pickSubnet(pools, taken []netip.Prefix) (netip.Prefix, error) {
 
 // hostRoutes returns the IPv4 destinations routed on the host (default routes excluded).
 func hostRoutes() ([]netip.Prefix, error) {
-	routes, err := netlink.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
+	routes, err := redump(func() ([]netlink.Route, error) {
+		return netlink.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("list routes: %w", err)
 	}
@@ -70,7 +72,7 @@ func hostRoutes() ([]netip.Prefix, error) {
 
 // defaultRouteMTU is the MTU of the link behind the host's default route (1500 without one).
 func defaultRouteMTU() int {
-	routes, err := netlink.RouteList(nil, netlink.FAMILY_V4)
+	routes, err := redump(func() ([]netlink.Route, error) { return netlink.RouteList(nil, netlink.FAMILY_V4) })
 	if err == nil {
 		for _, r := range routes {
 			if r.Dst == nil || r.Dst.IP.IsUnspecified() {
@@ -179,7 +181,7 @@ func deleteBridge(n *Network) error {
 // collectOrphanBridges deletes bridges tagged by berth whose store no longer has the network
 // (a test's temporary --root that was deleted, say). Only bridges with berth's alias are touched.
 func collectOrphanBridges() {
-	links, err := netlink.LinkList()
+	links, err := linkList()
 	if err != nil {
 		return
 	}
@@ -248,7 +250,7 @@ func CollectOrphanBridges() error {
 // removeTableIfUnused deletes berth's nftables table when no bridge of berth exists any more on
 // the host (so no network and no published port can need it).
 func removeTableIfUnused() {
-	links, err := netlink.LinkList()
+	links, err := linkList()
 	if err != nil {
 		return
 	}

@@ -2,6 +2,7 @@ package harness
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -151,7 +152,12 @@ type Link struct {
 
 // Links lists the host's interfaces whose names start with prefix ("" for all).
 func Links(prefix string) ([]Link, error) {
+	// A dump interrupted by links coming and going meanwhile (containers of other tests) is
+	// run again.
 	all, err := netlink.LinkList()
+	for i := 0; i < 5 && errors.Is(err, netlink.ErrDumpInterrupted); i++ {
+		all, err = netlink.LinkList()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("listing links: %w", err)
 	}
