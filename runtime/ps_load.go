@@ -6,7 +6,6 @@ import (
 	"fmt"
 	goruntime "runtime"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
@@ -120,19 +119,13 @@ func (r *Runtime) listForPs() ([]*Container, error) {
 	if len(list) < 64 {
 		workers = 1
 	}
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			var buf []byte
-			sh := newPsShared()
-			for i := w; i < len(list); i += workers {
-				buf = r.loadForPs(dirfd, list[i], olds[i], readAt, &cs[i], sh, &slots[i], buf)
-			}
-		}(w)
-	}
-	wg.Wait()
+	inWorkers(workers, func(w int) {
+		var buf []byte
+		sh := newPsShared()
+		for i := w; i < len(list); i += workers {
+			buf = r.loadForPs(dirfd, list[i], olds[i], readAt, &cs[i], sh, &slots[i], buf)
+		}
+	})
 
 	res := make([]*Container, 0, len(list))
 	dirty, kept := false, 0

@@ -194,6 +194,20 @@ func (r *Runtime) ids() ([]string, error) {
 	return out, nil
 }
 
+// inWorkers runs work(0) … work(workers-1) on that many goroutines and waits for them all; worker
+// w usually takes the items w, w+workers, w+2*workers, ...
+func inWorkers(workers int, work func(w int)) {
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			work(w)
+		}()
+	}
+	wg.Wait()
+}
+
 // loadAll reads every container, two readers at a time (JSON decoding dominates).
 func (r *Runtime) loadAll() ([]*Container, error) {
 	list, err := r.ids()
@@ -206,17 +220,11 @@ func (r *Runtime) loadAll() ([]*Container, error) {
 	if len(list) < 32 {
 		workers = 1
 	}
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			for i := w; i < len(list); i += workers {
-				out[i], errs[i] = r.load(list[i])
-			}
-		}(w)
-	}
-	wg.Wait()
+	inWorkers(workers, func(w int) {
+		for i := w; i < len(list); i += workers {
+			out[i], errs[i] = r.load(list[i])
+		}
+	})
 	res := out[:0]
 	for i, c := range out {
 		if errs[i] != nil {
