@@ -21,6 +21,9 @@ struct cand {
 	size_t rec_len, prog_off, prog_len;
 };
 
+/* entry_rec is the record held by entry c (after the magic and the record's length). */
+static inline const unsigned char *entry_rec(const struct cand *c) { return c->buf + sizeof(file_magic) + 4; }
+
 /* State of record.c that store.c reads; record.c's mutex guards it. */
 extern int cache_dir;
 extern unsigned char *rec_buf;

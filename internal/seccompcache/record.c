@@ -246,8 +246,6 @@ static void flush(void)
 		replay(1);
 }
 
-/* cand_rec is candidate i's record. */
-static const unsigned char *cand_rec(int i) { return cands[i].buf + sizeof(file_magic) + 4; }
 
 /*
  * speculate answers the call just recorded at rec_buf[at:rec_len] (without its return code)
@@ -261,7 +259,7 @@ static int speculate(size_t at, int *rc)
 	int i, k = 0, have = 0;
 
 	for (i = 0; i < n_cands; i++) {
-		const unsigned char *r = cand_rec(i);
+		const unsigned char *r = entry_rec(&cands[i]);
 
 		if (cands[i].rec_len < rec_len + 4 || memcmp(r + at, rec_buf + at, n) != 0 ||
 		    (have && get_u32(r + rec_len) != code)) {

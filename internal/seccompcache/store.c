@@ -88,8 +88,6 @@ bad:
 	return -1;
 }
 
-/* entry_rec is the record of entry c. */
-static const unsigned char *entry_rec(const struct cand *c) { return c->buf + sizeof(file_magic) + 4; }
 
 /* load_cands reads the cache entries whose records begin with this context's header. */
 void load_cands(void)
