@@ -25,31 +25,33 @@ import (
 // process, as a number, the way libcontainer wants it.
 func initLogLevel() string { return strconv.Itoa(int(logrus.GetLevel())) }
 
-// monitorOrders waits for the CLI's line on descriptor 4 ("ID [attach]": start container ID,
-// waiting for an attach client first or not); the command line's ID and flag stand when
-// descriptor 4 is not there (a monitor started by hand). ok is false when the CLI closed the
-// pipe without a word (it did not create the container) or named another container.
+// monitorOrders waits for the CLI's word on descriptor 4 to start container id (args[0]):
+// "start", or "attach" to wait for an attach client first. Without descriptor 4 (a monitor
+// started by hand) the command line's optional "attach" stands. ok is false when the CLI closed
+// the pipe without a word: it did not create the container.
 func monitorOrders(args []string) (id string, attach bool, ok bool) {
-	id, attach = args[0], len(args) > 1 && args[1] == "attach"
+	id = args[0]
 	orders := os.NewFile(4, "orders")
-	buf := make([]byte, 128)
+	buf := make([]byte, 16)
 	n := 0
 	for n < len(buf) {
 		k, err := orders.Read(buf[n:])
 		n += k
 		if err != nil || k == 0 || buf[n-1] == '\n' {
 			if errors.Is(err, syscall.EBADF) || errors.Is(err, os.ErrInvalid) {
-				return id, attach, true
+				return id, len(args) > 1 && args[1] == "attach", true
 			}
 			break
 		}
 	}
 	orders.Close()
-	f := strings.Fields(string(buf[:n]))
-	if len(f) == 0 || f[0] != id {
-		return "", false, false
+	switch strings.TrimSpace(string(buf[:n])) {
+	case "start":
+		return id, false, true
+	case "attach":
+		return id, true, true
 	}
-	return id, len(f) > 1 && f[1] == "attach", true
+	return "", false, false
 }
 
 // start brings the container up once: rootfs, network, libcontainer container and process. It

@@ -28,7 +28,7 @@ type StartOptions struct {
 type Monitor struct {
 	cmd   *exec.Cmd
 	syncR *os.File // the monitor's reports (syncMsg lines)
-	goW   *os.File // "ID [attach]\n" tells it what to start; closing it unused sends it away
+	goW   *os.File // "start" or "attach" (wait for the attach client first); closed unused: go away
 }
 
 // PrestartMonitor starts a monitor for container id, which is yet to be created, that waits to
@@ -151,11 +151,11 @@ func (r *Runtime) Start(id string, opts StartOptions) (*Container, *AttachConn, 
 		// the rootfs itself when this did not.
 		mountRootfs(r.Layout, &c.Record)
 	}
-	what := id
+	order := "start\n"
 	if opts.Attach != nil {
-		what += " attach"
+		order = "attach\n"
 	}
-	_, err = mon.goW.Write([]byte(what + "\n"))
+	_, err = mon.goW.Write([]byte(order))
 	mon.goW.Close()
 	if err != nil {
 		mon.Abort()
