@@ -26,7 +26,8 @@ type StartOptions struct {
 // Monitor is a monitor process started before its container exists (PrestartMonitor): its
 // process and Go runtime start while the CLI creates the container, then Start tells it to go.
 type Monitor struct {
-	cmd   *exec.Cmd
+	proc  *os.Process
+	wait  func()   // reaps proc (once)
 	syncR *os.File // the monitor's reports (syncMsg lines)
 	goW   *os.File // "start" or "attach" (wait for the attach client first); closed unused: go away
 }
@@ -43,10 +44,10 @@ func (m *Monitor) Abort() {
 		return
 	}
 	// It has not been told anything, so it holds nothing yet: no need to wait for its start.
-	m.cmd.Process.Kill()
+	m.proc.Kill()
 	m.goW.Close()
 	m.syncR.Close()
-	m.cmd.Wait()
+	m.wait()
 }
 
 // execMonitor starts a monitor process for container id; it starts the container when Start
@@ -78,7 +79,7 @@ func (r *Runtime) execMonitor(id string) (*Monitor, error) {
 		goW.Close()
 		return nil, fmt.Errorf("start monitor: %w", err)
 	}
-	return &Monitor{cmd: cmd, syncR: syncR, goW: goW}, nil
+	return &Monitor{proc: cmd.Process, wait: func() { cmd.Wait() }, syncR: syncR, goW: goW}, nil
 }
 
 // StartError is a failed start with the exit code Docker uses for it (125, 126 or 127).
@@ -161,7 +162,7 @@ func (r *Runtime) Start(id string, opts StartOptions) (*Container, *AttachConn, 
 		mon.Abort()
 		return nil, nil, fmt.Errorf("start %s: container monitor exited unexpectedly", c.Name)
 	}
-	cmd, syncR := mon.cmd, mon.syncR
+	syncR := mon.syncR
 	defer syncR.Close()
 
 	var conn *AttachConn
@@ -169,7 +170,7 @@ func (r *Runtime) Start(id string, opts StartOptions) (*Container, *AttachConn, 
 		if conn != nil {
 			conn.Close()
 		}
-		cmd.Wait()
+		mon.wait()
 		return nil, nil, err
 	}
 	br := bufio.NewReader(syncR)
@@ -191,11 +192,11 @@ func (r *Runtime) Start(id string, opts StartOptions) (*Container, *AttachConn, 
 		case m.State != nil:
 			trace.Mark("started")
 			if err := r.SaveState(id, m.State); err != nil {
-				cmd.Process.Kill()
+				mon.proc.Kill()
 				return fail(err)
 			}
 			// Reap the monitor if this command outlives it (foreground run, start -a).
-			go cmd.Wait()
+			go mon.wait()
 			c.State = *m.State
 			return c, conn, nil
 		default:

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/berth-project/berth/cmd/berth/internal/earlymon"
 	"github.com/berth-project/berth/internal/errdefs"
 	"github.com/berth-project/berth/internal/ids"
 	"github.com/berth-project/berth/internal/trace"
@@ -56,7 +57,7 @@ func runRun(cli *CLI, cmd *cobra.Command, o *containerOptions, args []string) er
 	// that its command line names the container); without one (it could not be started) Start
 	// starts its own.
 	id := ids.NewID()
-	mon, _ := rt.PrestartMonitor(id)
+	mon := prestartMonitor(rt, id)
 	c, err := createContainer(cmd.Context(), cli, cmd, o, args, id)
 	if err != nil {
 		mon.Abort()
@@ -106,4 +107,17 @@ func runRun(cli *CLI, cmd *cobra.Command, o *containerOptions, args []string) er
 		return &StatusError{Code: code}
 	}
 	return nil
+}
+
+// prestartMonitor returns a monitor for container id, yet to be created: the one this process
+// started before its Go runtime (earlymon) if it did, else a new one; nil when none could be
+// started (Start then starts its own).
+func prestartMonitor(rt *runtime.Runtime, id string) *runtime.Monitor {
+	if em, ok := earlymon.Take(); ok {
+		if mon, err := rt.AdoptMonitor(em.Pid, em.Sync, em.Orders, id); err == nil {
+			return mon
+		}
+	}
+	mon, _ := rt.PrestartMonitor(id)
+	return mon
 }
