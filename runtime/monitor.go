@@ -70,6 +70,7 @@ func MonitorMain(args []string) int {
 		return 125
 	}
 	r := &Runtime{Layout: Layout{Root: args[0], RunRoot: args[1]}}
+	warmWhileWaiting(4)
 	id, waitAttach, ok := monitorOrders(args[2:])
 	if !ok {
 		return 0 // a prestarted monitor that was not needed (or not for this container)
