@@ -239,14 +239,19 @@ func isMountpoint(dir string) bool {
 
 // unmountRootfs unmounts the container's overlay rootfs, lazily if it is busy.
 // mountRootfs mounts the container's overlay (image layers, upper and work folders) on its
-// merged folder unless it is mounted already, and returns that folder.
+// merged folder unless it is mounted already, and returns that folder. A --rm container's is
+// volatile (storage.MountOverlayVolatile).
 func mountRootfs(l Layout, rec *Record) (string, error) {
 	dir := l.ContainerDir(rec.ID)
 	rootfs := filepath.Join(dir, "merged")
 	if isMountpoint(rootfs) {
 		return rootfs, nil
 	}
-	return rootfs, storage.MountOverlay(rec.LowerDirs, filepath.Join(dir, "upper"), filepath.Join(dir, "work"), rootfs)
+	mount := storage.MountOverlay
+	if rec.HostConfig != nil && rec.HostConfig.AutoRemove {
+		mount = storage.MountOverlayVolatile // its writable layer goes with it
+	}
+	return rootfs, mount(rec.LowerDirs, filepath.Join(dir, "upper"), filepath.Join(dir, "work"), rootfs)
 }
 
 func unmountRootfs(l Layout, id string) {

@@ -177,7 +177,7 @@ func TestMountOverlayManyLayers(t *testing.T) {
 		parent = l.ChainID
 		lowers = append([]string{s.LayerDir(l.ChainID)}, lowers...)
 	}
-	if n := len(overlayData(lowers, filepath.Join(tmp, "u"), filepath.Join(tmp, "w"))); n <= maxMountData {
+	if n := len(overlayData(lowers, filepath.Join(tmp, "u"), filepath.Join(tmp, "w"), false)); n <= maxMountData {
 		t.Fatalf("options only %d bytes: test does not exceed a page", n)
 	}
 	target := filepath.Join(tmp, "merged")
@@ -188,5 +188,63 @@ func TestMountOverlayManyLayers(t *testing.T) {
 	ents, err := os.ReadDir(target)
 	if err != nil || len(ents) != 40 {
 		t.Fatalf("merged has %d entries, %v", len(ents), err)
+	}
+}
+
+// mountOptions returns the superblock options of the mount at target, from mountinfo.
+func mountOptions(t *testing.T, target string) string {
+	t.Helper()
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		f := strings.Fields(l)
+		if len(f) > 4 && f[4] == target {
+			return f[len(f)-1]
+		}
+	}
+	t.Fatalf("%s is not in mountinfo", target)
+	return ""
+}
+
+// A volatile overlay (run --rm) works like any other and carries overlayfs's volatile option;
+// a plain one does not.
+func TestMountOverlayVolatile(t *testing.T) {
+	requireRoot(t)
+	tmp := t.TempDir()
+	s, err := Open(filepath.Join(tmp, "root"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lowers := twoLayers(t, s)
+	for _, tc := range []struct {
+		name  string
+		mount func(lowers []string, upper, work, target string) error
+		want  bool
+	}{
+		{"volatile", MountOverlayVolatile, true},
+		{"plain", MountOverlay, false},
+	} {
+		c := filepath.Join(tmp, tc.name)
+		upper, work, merged := filepath.Join(c, "upper"), filepath.Join(c, "work"), filepath.Join(c, "merged")
+		if err := tc.mount(lowers, upper, work, merged); err != nil {
+			t.Fatal(err)
+		}
+		opts := mountOptions(t, merged)
+		// Linux 6.x shows fsync=volatile, 5.10 to 5.19 volatile.
+		got := strings.Contains(","+opts+",", ",volatile,") || strings.Contains(","+opts+",", ",fsync=volatile,")
+		if got != tc.want {
+			t.Errorf("%s: options %q, want volatile %v", tc.name, opts, tc.want)
+		}
+		if err := os.WriteFile(filepath.Join(merged, "added"), []byte("w"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := os.ReadFile(filepath.Join(upper, "added")); err != nil || string(got) != "w" {
+			t.Errorf("%s: upper has %q, %v", tc.name, got, err)
+		}
+		if err := Unmount(merged); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
