@@ -39,8 +39,22 @@ type ExecOptions struct {
 // Exec runs a new process in running container id and returns its exit code. It is refused, in
 // Docker's words, on a stopped or paused container.
 func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
-	c, err := r.Get(id)
+	fullID, err := r.Resolve(id)
 	if err != nil {
+		return -1, err
+	}
+	// libcontainer's state (~35 KB of JSON, mostly the seccomp profile) is decoded on another
+	// thread while berth's own record is read and checked: the two cost about the same.
+	lcc := make(chan loadedContainer, 1)
+	go func() {
+		lc, err := libcontainer.Load(r.Layout.RuntimeDir(), fullID)
+		lcc <- loadedContainer{lc, err}
+	}()
+	c, err := r.Get(fullID)
+	if err != nil {
+		if errors.Is(err, errdefs.ErrNotFound) {
+			err = errdefs.NotFound("No such container: " + id)
+		}
 		return -1, err
 	}
 	// Docker's daemon names the container as it was asked for when paused, by ID when restarting.
@@ -56,11 +70,6 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 	if len(o.Cmd) == 0 {
 		return -1, errdefs.Invalid("exec: no command specified")
 	}
-	lc, err := libcontainer.Load(r.Layout.RuntimeDir(), c.ID)
-	if err != nil {
-		return -1, fmt.Errorf("exec in %s: %w", c.Name, err)
-	}
-	trace.Mark("exec: container loaded")
 	userSpec := o.User
 	if userSpec == "" {
 		userSpec = c.Config.User
@@ -118,8 +127,25 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 	if os.Getenv("GOMAXPROCS") == "" {
 		os.Setenv("GOMAXPROCS", "1")
 	}
+	// The first process that os starts checks, by forking a child of its own, that pidfds work
+	// (~0.3 ms): have that done now, while libcontainer's state is still being decoded, rather
+	// than on the way to the fork of the exec's init.
+	if self, err := os.FindProcess(os.Getpid()); err == nil {
+		self.Release()
+	}
+	loaded := <-lcc
+	if loaded.err != nil {
+		for _, f := range closeAfter {
+			f.Close()
+		}
+		if consoleParent != nil {
+			consoleParent.Close()
+		}
+		return -1, fmt.Errorf("exec in %s: %w", c.Name, loaded.err)
+	}
+	trace.Mark("exec: container loaded")
 	trace.Mark("exec: libcontainer run")
-	runErr := lc.Run(p)
+	runErr := loaded.lc.Run(p)
 	trace.Mark("exec: process runs")
 	for _, f := range closeAfter {
 		f.Close()
@@ -165,6 +191,11 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 	}
 	wg.Wait()
 	return exitCode(ps), nil
+}
+
+type loadedContainer struct {
+	lc  *libcontainer.Container
+	err error
 }
 
 // receiveConsole takes the terminal master that process p's init sends over consoleParent
