@@ -61,7 +61,7 @@ func MonitorMain(args []string) int {
 	debug.SetGCPercent(-1)
 	rt.GOMAXPROCS(1)
 	// The container's init gets SIGKILL when the thread that forked it exits (see
-	// ArmInitParentDeath). Starts happen on this goroutine: locked for good, its thread lives as
+	// cmd/berth/internal/lcinit). Starts happen on this goroutine: locked for good, its thread lives as
 	// long as the monitor, and no goroutine that locks a thread and exits (netns setup,
 	// libcontainer's mount helper) can take it down with a container's init.
 	rt.LockOSThread()
