@@ -82,3 +82,46 @@ func TestContainerMonitorShrinksOnTmpfsRunRoot(t *testing.T) {
 	env.MustRun("rm", "-f", id, id2)
 	env.CheckNoLeaks()
 }
+
+// thpEnabled reads THP_enabled from a process's status ("" when the kernel does not say).
+func thpEnabled(t *testing.T, pid int) string {
+	t.Helper()
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(l, "THP_enabled:"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+// A monitor runs without transparent huge pages (on hosts where every anonymous mapping gets
+// them, they kept its start-up heap resident); the container's processes, the init's and an
+// exec's, keep the host's policy.
+func TestContainerMonitorWithoutHugePages(t *testing.T) {
+	env := harness.New(t)
+	img := env.Pull("busybox")
+	id := strings.TrimSpace(env.MustRun("run", "-d", "--network", "none", img, "sleep", "100"))
+	mon := monitorPid(t, env, id)
+	pid, err := strconv.Atoi(strings.TrimSpace(env.MustRun("inspect", "-f", "{{.State.Pid}}", id)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if thpEnabled(t, mon) == "" {
+		t.Skip("this kernel does not show THP_enabled")
+	}
+	if got := thpEnabled(t, mon); got != "0" {
+		t.Errorf("monitor THP_enabled %q, want 0", got)
+	}
+	if got := thpEnabled(t, pid); got != "1" {
+		t.Errorf("container's init THP_enabled %q, want 1", got)
+	}
+	if out := env.MustRun("exec", id, "grep", "THP_enabled", "/proc/self/status"); !strings.HasSuffix(strings.TrimSpace(out), "1") {
+		t.Errorf("exec'd process: %q, want THP_enabled 1", out)
+	}
+	env.MustRun("rm", "-f", id)
+	env.CheckNoLeaks()
+}

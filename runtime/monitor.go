@@ -59,6 +59,8 @@ func MonitorMain(args []string) int {
 	// environment (monitorEnv), so that the runtime starts with one P; the call below only
 	// matters for a monitor started by hand.
 	debug.SetGCPercent(-1)
+	// Transparent huge pages are off for a monitor from before the Go runtime starts
+	// (cmd/berth/internal/earlymon): they kept the start-up heap resident.
 	rt.GOMAXPROCS(1)
 	// The container's init gets SIGKILL when the thread that forked it exits (see
 	// cmd/berth/internal/lcinit). Starts happen on this goroutine: locked for good, its thread lives as

@@ -35,6 +35,13 @@ done
 grep -E '^(Rss|Pss|Anonymous|Shared_Clean|Private_Clean)' /proc/$mon/smaps_rollup | tr -s ' ' | tr '\n' ' '; echo
 check "idle monitor RSS $rss kB < 8 MB" test "$rss" -lt 8192
 check "seccomp program cached" sh -c 'ls /var/lib/berth/seccomp | grep -q .'
+# run's monitor starts before the CLI's Go runtime (earlymon) and then shows its container.
+check "monitor command line names its container" sh -c "tr '\\0' ' ' < /proc/$mon/cmdline | grep -q '^berth __berth-monitor /var/lib/berth /run/berth $id'"
+# THP is "always" in this guest (Debian's default): the monitor runs without, the container with.
+check "monitor without THP, container with" sh -c "grep -q 'THP_enabled:.*0' /proc/$mon/status && grep -q 'THP_enabled:.*1' /proc/$(berth inspect -f '{{.State.Pid}}' v2)/status"
+rmid=$(berth run -d --rm --network none busybox sleep 1000)
+check "--rm rootfs is volatile" sh -c "grep ' /var/lib/berth/containers/$rmid/merged ' /proc/self/mountinfo | grep -q volatile"
+check "--rm container removed when stopped" sh -c "berth stop -t 1 $rmid >/dev/null && ! berth inspect $rmid >/dev/null 2>&1"
 berth stats --no-stream v2 && check "stats reads v2" sh -c "berth stats --no-stream --format '{{.MemUsage}}' v2 | grep -q MiB"
 check "top" sh -c 'berth top v2 | grep -q sleep'
 check "pause" berth pause v2
