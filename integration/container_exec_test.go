@@ -3,7 +3,6 @@ package integration
 import (
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/berth-project/berth/integration/harness"
@@ -26,16 +25,9 @@ func TestContainerExecResolveAndParallel(t *testing.T) {
 		t.Errorf("exec into a missing container: %s", res)
 	}
 	const n = 8
-	var wg sync.WaitGroup
-	results := make([]harness.Result, n)
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			results[i] = env.Run("exec", "exr", "sh", "-c", fmt.Sprintf("echo out%d; echo err%d >&2; exit %d", i, i, i+1))
-		}(i)
-	}
-	wg.Wait()
+	results := env.RunParallel(n, func(i int) []string {
+		return []string{"exec", "exr", "sh", "-c", fmt.Sprintf("echo out%d; echo err%d >&2; exit %d", i, i, i+1)}
+	})
 	for i, res := range results {
 		if res.Code != i+1 || res.Stdout != fmt.Sprintf("out%d\n", i) || res.Stderr != fmt.Sprintf("err%d\n", i) {
 			t.Errorf("parallel exec %d: %s", i, res)

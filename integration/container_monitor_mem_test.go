@@ -26,21 +26,29 @@ func monitorPid(t *testing.T, env *harness.Env, id string) int {
 	return st.MonitorPid
 }
 
-// rssKB is a process's resident set in kB.
-func rssKB(t *testing.T, pid int) int {
+// procField returns the value of key ("Rss:", "THP_enabled:") in /proc/PID/file, "" when absent.
+func procField(t *testing.T, pid int, file, key string) string {
 	t.Helper()
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/smaps_rollup")
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/" + file)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, l := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(l, "Rss:"); ok {
-			n, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
-			return n
+		if v, ok := strings.CutPrefix(l, key); ok {
+			return strings.TrimSpace(v)
 		}
 	}
-	t.Fatalf("no Rss for %d", pid)
-	return 0
+	return ""
+}
+
+// rssKB is a process's resident set in kB.
+func rssKB(t *testing.T, pid int) int {
+	t.Helper()
+	n, err := strconv.Atoi(strings.TrimSuffix(procField(t, pid, "smaps_rollup", "Rss:"), " kB"))
+	if err != nil {
+		t.Fatalf("no Rss for %d", pid)
+	}
+	return n
 }
 
 // With the runroot on a tmpfs (/run on most hosts) an idle monitor maps berth's code from a
@@ -86,16 +94,7 @@ func TestContainerMonitorShrinksOnTmpfsRunRoot(t *testing.T) {
 // thpEnabled reads THP_enabled from a process's status ("" when the kernel does not say).
 func thpEnabled(t *testing.T, pid int) string {
 	t.Helper()
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, l := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(l, "THP_enabled:"); ok {
-			return strings.TrimSpace(v)
-		}
-	}
-	return ""
+	return procField(t, pid, "status", "THP_enabled:")
 }
 
 // A monitor runs without transparent huge pages (on hosts where every anonymous mapping gets

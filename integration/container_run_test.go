@@ -9,7 +9,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -280,16 +279,7 @@ func TestContainerNamesAndParallelRuns(t *testing.T) {
 	env := harness.New(t)
 	img := env.Pull("busybox")
 	const n = 20
-	var wg sync.WaitGroup
-	results := make([]harness.Result, n)
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			results[i] = env.Run("run", "-d", "--network", "none", img, "sleep", "100")
-		}(i)
-	}
-	wg.Wait()
+	results := env.RunParallel(n, func(int) []string { return []string{"run", "-d", "--network", "none", img, "sleep", "100"} })
 	for i, r := range results {
 		if r.Code != 0 {
 			t.Errorf("parallel run %d: %s", i, r)

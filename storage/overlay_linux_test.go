@@ -57,14 +57,20 @@ func twoLayers(t *testing.T, s *Store) []string {
 	return []string{s.LayerDir(l2.ChainID), s.LayerDir(l1.ChainID)}
 }
 
-func TestMountOverlay(t *testing.T) {
+// twoLayerStore makes a store in a temporary folder (returned) with twoLayers, as root.
+func twoLayerStore(t *testing.T) (string, []string) {
+	t.Helper()
 	requireRoot(t)
 	tmp := t.TempDir()
 	s, err := Open(filepath.Join(tmp, "root"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	lowers := twoLayers(t, s)
+	return tmp, twoLayers(t, s)
+}
+
+func TestMountOverlay(t *testing.T) {
+	tmp, lowers := twoLayerStore(t)
 	c := filepath.Join(tmp, "container")
 	upper, work, merged := filepath.Join(c, "upper"), filepath.Join(c, "work"), filepath.Join(c, "merged")
 	if err := MountOverlay(lowers, upper, work, merged); err != nil {
@@ -127,13 +133,7 @@ func TestMountOverlay(t *testing.T) {
 }
 
 func TestMountOverlayReadOnly(t *testing.T) {
-	requireRoot(t)
-	tmp := t.TempDir()
-	s, err := Open(filepath.Join(tmp, "root"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	lowers := twoLayers(t, s)
+	tmp, lowers := twoLayerStore(t)
 	for _, tc := range []struct {
 		name   string
 		lowers []string
@@ -211,13 +211,7 @@ func mountOptions(t *testing.T, target string) string {
 // A volatile overlay (run --rm) works like any other and carries overlayfs's volatile option;
 // a plain one does not.
 func TestMountOverlayVolatile(t *testing.T) {
-	requireRoot(t)
-	tmp := t.TempDir()
-	s, err := Open(filepath.Join(tmp, "root"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	lowers := twoLayers(t, s)
+	tmp, lowers := twoLayerStore(t)
 	for _, tc := range []struct {
 		name  string
 		mount func(lowers []string, upper, work, target string) error

@@ -202,6 +202,23 @@ func (e *Env) Run(args ...string) Result {
 	return e.RunWithStdin(nil, args...)
 }
 
+// RunParallel runs n berth commands at once, the i-th with args(i), and returns their results
+// in that order.
+func (e *Env) RunParallel(n int, args func(i int) []string) []Result {
+	e.T.Helper()
+	results := make([]Result, n)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			results[i] = e.Run(args(i)...)
+		}(i)
+	}
+	wg.Wait()
+	return results
+}
+
 // RunWithStdin runs berth with args, feeding stdin (nil: no input).
 func (e *Env) RunWithStdin(stdin io.Reader, args ...string) Result {
 	e.T.Helper()
