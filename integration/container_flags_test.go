@@ -164,3 +164,25 @@ func TestContainerCreateFlags(t *testing.T) {
 	env.MustRun("rm", "flags", "slow")
 	env.CheckNoLeaks()
 }
+
+// run in the foreground forwards the CLI's signals to the container's process (the ID that
+// start reported), and exits with the container's code.
+func TestContainerRunSignalProxy(t *testing.T) {
+	env := harness.New(t)
+	img := env.Pull("busybox")
+	p := env.Start("run", "--rm", "--name", "sp", "--network", "none", img, "sh", "-c",
+		"trap 'echo got TERM; exit 7' TERM; echo ready; while true; do sleep 0.1; done")
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(p.Stdout(), "ready") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no ready line: %q %q", p.Stdout(), p.Stderr())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	p.Signal(syscall.SIGTERM)
+	r := p.Wait(ctrWait)
+	if r.Code != 7 || !strings.Contains(r.Stdout, "got TERM") {
+		t.Fatalf("run with the default --sig-proxy: %s", r)
+	}
+	env.CheckNoLeaks()
+}

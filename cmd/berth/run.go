@@ -1,11 +1,9 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/berth-project/berth/cmd/berth/internal/earlymon"
-	"github.com/berth-project/berth/internal/errdefs"
 	"github.com/berth-project/berth/internal/ids"
 	"github.com/berth-project/berth/internal/trace"
 	"github.com/berth-project/berth/runtime"
@@ -83,7 +81,9 @@ func runRun(cli *CLI, cmd *cobra.Command, o *containerOptions, args []string) er
 		sigProxy: o.sigProxy && !c.Config.Tty, keys: keys,
 	}
 	h, w := s.prepare(cli)
-	_, conn, err := rt.Start(c.ID, runtime.StartOptions{Monitor: mon, Attach: &runtime.AttachOptions{
+	// Start returns the container with the state it started in: the process ID for the signal
+	// proxy.
+	started, conn, err := rt.Start(c.ID, runtime.StartOptions{Monitor: mon, Attach: &runtime.AttachOptions{
 		Stdin: c.Config.AttachStdin, Stdout: c.Config.AttachStdout, Stderr: c.Config.AttachStderr,
 		Height: h, Width: w,
 	}})
@@ -92,13 +92,7 @@ func runRun(cli *CLI, cmd *cobra.Command, o *containerOptions, args []string) er
 		cleanupFailed()
 		return startFailure(err)
 	}
-	// Re-read the state for the process ID used by the signal proxy.
-	if nc, err := rt.Get(c.ID); err == nil {
-		c = nc
-	} else if !errors.Is(err, errdefs.ErrNotFound) {
-		s.restore()
-		return withCode(err, 125)
-	}
+	c = started
 	code, err := s.stream(cli, rt, c, conn)
 	if err != nil {
 		return err
