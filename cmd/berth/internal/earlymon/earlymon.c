@@ -153,7 +153,7 @@ __attribute__((constructor(300))) static void berth_early_monitor(int argc, char
 		 * the memory that starting a container touches sits in 2 MB pages and the parts Go
 		 * never used stay resident after the monitor's shrink (Go returns only pages it
 		 * used): an idle monitor kept ~5 MB of anonymous memory instead of ~2.6 MB. The
-		 * container's init turns them back on (cmd/berth/internal/lcinit): its processes
+		 * container's init turns them back on (internal/heapwarm): its processes
 		 * inherit the setting through fork and exec. */
 		prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0);
 		if (argc >= 4 && strcmp(argv[2], PENDING_ARG) == 0) {

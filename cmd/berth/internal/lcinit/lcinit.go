@@ -24,11 +24,9 @@ func init() {
 	// environment carries the pipes. Only then is "init" libcontainer's (a user may name a
 	// container "init").
 	if len(os.Args) > 1 && os.Args[1] == "init" && os.Getenv("_LIBCONTAINER_INITPIPE") != "" {
+		// (internal/heapwarm has turned transparent huge pages back on, which the monitor
+		// runs without.)
 		armParentDeath()
-		// The monitor runs without transparent huge pages (runtime.MonitorMain); the
-		// container's processes get the host's policy, as under Docker, whose containers descend
-		// from a shim that leaves it alone.
-		_ = unix.Prctl(unix.PR_SET_THP_DISABLE, 0, 0, 0, 0)
 		// The init lives until it execs the container's process: collecting its garbage would
 		// cost more than the few megabytes it allocates.
 		debug.SetGCPercent(-1)
