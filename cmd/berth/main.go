@@ -8,7 +8,7 @@ import (
 
 	"github.com/berth-project/berth/cmd/berth/internal/earlymon"
 	_ "github.com/berth-project/berth/cmd/berth/internal/lcinit" // libcontainer's init, before the other packages' initialisers
-	_ "github.com/berth-project/berth/internal/heapwarm"         // the heap's first 2 MB in one huge page (short-lived processes)
+	_ "github.com/berth-project/berth/internal/heapwarm"         // the heap's first regions in huge pages (short-lived processes)
 	_ "github.com/berth-project/berth/internal/seccompcache"     // serves libcontainer's seccomp programs from a cache
 	"github.com/berth-project/berth/internal/trace"
 	"github.com/berth-project/berth/runtime"
