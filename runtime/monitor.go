@@ -48,6 +48,14 @@ type monitor struct {
 	proc    *libcontainer.Process
 	stopped chan struct{} // closed when the monitor should give up restarting
 	pumps   *sync.WaitGroup
+	// outR and errR are the read ends of the container's stdout and stderr pipes (nil with a
+	// terminal), handed to the idle loop (see goIdle).
+	outR, errR *os.File
+
+	// delay is the next restart's backoff; notified tells whether the clients had the exit
+	// code of the first exit already (they get it once, and the stream ends).
+	delay    time.Duration
+	notified bool
 }
 
 // MonitorMain is the entry point of a monitor process (see MonitorArg). It returns the exit code.
@@ -94,7 +102,7 @@ func MonitorMain(args []string) int {
 	if err != nil {
 		return fail(125, err)
 	}
-	m := &monitor{r: r, id: id, rec: &c.Record, stopped: make(chan struct{})}
+	m := &monitor{r: r, id: id, rec: &c.Record, stopped: make(chan struct{}), delay: firstRestartDelay}
 	m.hub = &hub{stdinOnce: c.Config.StdinOnce}
 	if err := m.listen(); err != nil {
 		return fail(125, err)
@@ -127,9 +135,6 @@ func MonitorMain(args []string) int {
 	syncPipe = nil
 	// Building the spec and starting the container needed far more than waiting does.
 	trace.Mark("start reported")
-	// Not now: a short-lived process (run --rm ... true) has exited by the time a collection
-	// finishes, and its exit would wait for it.
-	time.AfterFunc(shrinkDelay, func() { shrinkMonitor(r.Layout) })
 	m.watchSignals()
 	m.loop()
 	return 0
@@ -255,94 +260,108 @@ func oomKilled(id string) bool {
 	return false
 }
 
+// firstRestartDelay is Docker's first restart backoff; it doubles up to a minute.
+const firstRestartDelay = 100 * time.Millisecond
+
 // loop waits for the process, records the exit and applies the restart policy until the
-// container stays down.
+// container stays down. Once the container has run for a moment, the monitor hands it over to
+// the idle loop when it can (goIdle; this process then continues as MonitorExited), else gives
+// its start-up memory back.
 func (m *monitor) loop() {
-	delay := 100 * time.Millisecond
-	notified := false
 	for {
+		// Not at once: a short-lived process (run --rm ... true) has exited by the time a
+		// collection or the handover is done, and its exit would wait for it.
+		if m.waitExitOrIdle() {
+			m.goIdle() // returns only when the handover could not be made
+		}
 		ps, _ := m.proc.Wait()
 		trace.Mark("exit seen")
-		code := exitCode(ps)
-		finished := time.Now().UTC()
-		oom := oomKilled(m.id)
-		waitPumps(m.pumps, 2*time.Second)
-		m.closeIO()
-
-		l, err := m.r.Lock(m.id)
-		if err != nil {
-			return
-		}
-		c, err := m.r.load(m.id)
-		if err != nil {
-			m.closeListener()
-			l.Release()
-			m.cleanup(&State{})
-			m.hub.finish(code)
-			return
-		}
-		st := &c.State
-		m.rec = &c.Record // see `update` (restart policy, limits) and `rename` made while running
-		ranFor := finished.Sub(st.StartedAt)
-		restart := shouldRestart(m.rec.HostConfig.RestartPolicy, st, code)
-		st.ExitCode = code
-		st.OOMKilled = oom
-		st.FinishedAt = finished
-		st.Pid, st.PidStart = 0, 0
-		if !restart {
-			m.cleanup(st)
-			trace.Mark("cleaned up")
-			st.Status = StatusExited
-			st.MonitorPid, st.MonitorStart = 0, 0
-			m.closeListener()
-			if !m.rec.HostConfig.AutoRemove {
-				m.r.SaveState(m.id, st)
-				l.Release()
-				m.hub.finish(code)
-				return
-			}
-			// --rm: keep the exit code for wait, then remove under the index lock (taken
-			// before the container's, as everywhere).
-			os.MkdirAll(filepath.Dir(m.r.Layout.exitFile(m.id)), 0o700)
-			os.WriteFile(m.r.Layout.exitFile(m.id), []byte(strconv.Itoa(code)), 0o600)
-			m.r.SaveState(m.id, st)
-			l.Release()
-			purge := m.autoRemove()
-			trace.Mark("removed")
-			m.hub.finish(code)
-			if purge != nil {
-				purge()
-			}
-			return
-		}
-		// Restart with Docker's backoff: 100 ms doubling up to a minute, reset after 10 s up.
-		if ranFor >= 10*time.Second {
-			delay = 100 * time.Millisecond
-		}
-		st.Status = StatusRestarting
-		st.RestartCount++
-		if m.lc != nil {
-			m.lc.Destroy()
-			m.lc = nil
-		}
-		teardownNetwork(m.r.Layout, m.rec, st)
-		m.r.SaveState(m.id, st)
-		l.Release()
-		if !notified {
-			m.hub.finish(code)
-			notified = true
-		}
-		select {
-		case <-time.After(delay):
-		case <-m.stopped:
-		}
-		if delay *= 2; delay > time.Minute {
-			delay = time.Minute
-		}
-		if !m.restart() {
+		if !m.afterExit(exitCode(ps), time.Now().UTC()) {
 			return
 		}
 	}
+}
+
+// afterExit records an exit of the container's process with code at finished and applies the
+// restart policy: it reports whether the container runs again.
+func (m *monitor) afterExit(code int, finished time.Time) bool {
+	oom := oomKilled(m.id)
+	waitPumps(m.pumps, 2*time.Second)
+	m.closeIO()
+
+	l, err := m.r.Lock(m.id)
+	if err != nil {
+		return false
+	}
+	c, err := m.r.load(m.id)
+	if err != nil {
+		m.closeListener()
+		l.Release()
+		m.cleanup(&State{})
+		m.hub.finish(code)
+		return false
+	}
+	st := &c.State
+	m.rec = &c.Record // see `update` (restart policy, limits) and `rename` made while running
+	ranFor := finished.Sub(st.StartedAt)
+	restart := shouldRestart(m.rec.HostConfig.RestartPolicy, st, code)
+	st.ExitCode = code
+	st.OOMKilled = oom
+	st.FinishedAt = finished
+	st.Pid, st.PidStart = 0, 0
+	if !restart {
+		m.cleanup(st)
+		trace.Mark("cleaned up")
+		st.Status = StatusExited
+		st.MonitorPid, st.MonitorStart = 0, 0
+		m.closeListener()
+		if !m.rec.HostConfig.AutoRemove {
+			m.r.SaveState(m.id, st)
+			l.Release()
+			m.hub.finish(code)
+			return false
+		}
+		// --rm: keep the exit code for wait, then remove under the index lock (taken
+		// before the container's, as everywhere).
+		os.MkdirAll(filepath.Dir(m.r.Layout.exitFile(m.id)), 0o700)
+		os.WriteFile(m.r.Layout.exitFile(m.id), []byte(strconv.Itoa(code)), 0o600)
+		m.r.SaveState(m.id, st)
+		l.Release()
+		purge := m.autoRemove()
+		trace.Mark("removed")
+		m.hub.finish(code)
+		if purge != nil {
+			purge()
+		}
+		return false
+	}
+	// Restart with Docker's backoff: 100 ms doubling up to a minute, reset after 10 s up.
+	if ranFor >= 10*time.Second {
+		m.delay = firstRestartDelay
+	}
+	st.Status = StatusRestarting
+	st.RestartCount++
+	if m.lc != nil {
+		m.lc.Destroy()
+		m.lc = nil
+	} else {
+		destroyLibcontainer(m.r.Layout, m.id)
+	}
+	teardownNetwork(m.r.Layout, m.rec, st)
+	m.r.SaveState(m.id, st)
+	l.Release()
+	if !m.notified {
+		m.hub.finish(code)
+		m.notified = true
+	}
+	select {
+	case <-time.After(m.delay):
+	case <-m.stopped:
+	}
+	if m.delay *= 2; m.delay > time.Minute {
+		m.delay = time.Minute
+	}
+	return m.restart()
 }
 
 // autoRemove removes the container after its final exit (--rm), its leftovers already released

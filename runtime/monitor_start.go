@@ -146,6 +146,7 @@ func (m *monitor) start(st *State, hello attachHello) (int, error) {
 		wg.Add(2)
 		go m.hub.pump(outR, "stdout", &wg)
 		go m.hub.pump(errR, "stderr", &wg)
+		m.outR, m.errR = outR, errR
 		if rec.Config.OpenStdin {
 			inR, inW, err := os.Pipe()
 			if err != nil {

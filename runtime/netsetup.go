@@ -49,6 +49,13 @@ func holdPorts(id string, h *network.Held) {
 	heldMu.Unlock()
 }
 
+// holdsPorts tells whether this process holds host ports of container id.
+func holdsPorts(id string) bool {
+	heldMu.Lock()
+	defer heldMu.Unlock()
+	return len(heldPorts[id]) > 0
+}
+
 func releaseHeldPorts(id string) {
 	heldMu.Lock()
 	hs := heldPorts[id]

@@ -29,14 +29,15 @@ check "systemd knows the scope" systemctl is-active --quiet "berth-$id.scope"
 mon=$(ps -o ppid= -p "$(berth inspect -f '{{.State.Pid}}' v2)" | tr -d ' ')
 for i in $(seq 50); do
 	rss=$(awk '/^Rss:/{print $2}' /proc/$mon/smaps_rollup)
-	[ "$rss" -lt 8192 ] && break
+	[ "$rss" -lt 3072 ] && break
 	sleep 0.2
 done
 grep -E '^(Rss|Pss|Anonymous|Shared_Clean|Private_Clean)' /proc/$mon/smaps_rollup | tr -s ' ' | tr '\n' ' '; echo
-check "idle monitor RSS $rss kB < 8 MB" test "$rss" -lt 8192
+check "idle monitor RSS $rss kB < 3 MB" test "$rss" -lt 3072
+check "idle monitor runs the idle loop" sh -c "tr '\\0' ' ' < /proc/$mon/cmdline | grep -q '^berth __berth-idle /var/lib/berth /run/berth $id'"
 check "seccomp program cached" sh -c 'ls /var/lib/berth/seccomp | grep -q .'
 # run's monitor starts before the CLI's Go runtime (earlymon) and then shows its container.
-check "monitor command line names its container" sh -c "tr '\\0' ' ' < /proc/$mon/cmdline | grep -q '^berth __berth-monitor /var/lib/berth /run/berth $id'"
+check "monitor command line names its container" sh -c "tr '\\0' ' ' < /proc/$mon/cmdline | grep -q '^berth __berth-[a-z]* /var/lib/berth /run/berth $id'"
 # THP is "always" in this guest (Debian's default): the monitor runs without, the container with.
 check "monitor without THP, container with" sh -c "grep -q 'THP_enabled:.*0' /proc/$mon/status && grep -q 'THP_enabled:.*1' /proc/$(berth inspect -f '{{.State.Pid}}' v2)/status"
 rmid=$(berth run -d --rm --network none busybox sleep 1000)

@@ -7,9 +7,10 @@ import (
 	"syscall"
 
 	"github.com/berth-project/berth/cmd/berth/internal/earlymon"
-	_ "github.com/berth-project/berth/cmd/berth/internal/lcinit" // libcontainer's init, before the other packages' initialisers
-	_ "github.com/berth-project/berth/internal/heapwarm"         // the heap's first regions in huge pages (short-lived processes)
-	_ "github.com/berth-project/berth/internal/seccompcache"     // serves libcontainer's seccomp programs from a cache
+	_ "github.com/berth-project/berth/cmd/berth/internal/idlemon" // a running container's monitor, in C
+	_ "github.com/berth-project/berth/cmd/berth/internal/lcinit"  // libcontainer's init, before the other packages' initialisers
+	_ "github.com/berth-project/berth/internal/heapwarm"          // the heap's first regions in huge pages (short-lived processes)
+	_ "github.com/berth-project/berth/internal/seccompcache"      // serves libcontainer's seccomp programs from a cache
 	"github.com/berth-project/berth/internal/trace"
 	"github.com/berth-project/berth/runtime"
 	_ "github.com/opencontainers/runc/libcontainer/nsenter" // runs before Go for libcontainer's init
@@ -20,6 +21,8 @@ func main() {
 	switch {
 	case len(os.Args) > 1 && os.Args[1] == runtime.MonitorArg:
 		os.Exit(monitorMain(os.Args[2:]))
+	case len(os.Args) > 1 && os.Args[1] == runtime.ExitedMonitorArg:
+		os.Exit(runtime.MonitorExited(os.Args[2:]))
 	case filepath.Base(os.Args[0]) == "docker-init" || len(os.Args) > 1 && os.Args[0] == runtime.InitPath:
 		os.Exit(runtime.InitMain(os.Args[1:]))
 	}

@@ -1,0 +1,143 @@
+package integration
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/berth-project/berth/integration/harness"
+)
+
+// waitIdle waits until container id's monitor runs the idle loop and returns its PID.
+func waitIdle(t *testing.T, env *harness.Env, id string) int {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if pid := monitorPid(t, env, id); pid > 0 {
+			if args := cmdline(t, pid); len(args) > 1 && args[1] == "__berth-idle" {
+				return pid
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("monitor of %s never went idle", id)
+		}
+	}
+}
+
+// logFields returns the raw JSON of each "log" field of a container's json log, by stream.
+func logFields(t *testing.T, env *harness.Env, id string) map[string][]string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(env.Root, "containers", id, id+"-json.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]string{}
+	for _, l := range bytes.Split(bytes.TrimSpace(data), []byte("\n")) {
+		s := string(l)
+		i, j := strings.Index(s, `{"log":`), strings.Index(s, `,"stream":"`)
+		k := strings.Index(s, `","time":"`)
+		if i != 0 || j < 0 || k < j || !strings.HasSuffix(s, `Z"}`) {
+			t.Fatalf("log line %q", s)
+		}
+		out[s[j+len(`,"stream":"`):k]] = append(out[s[j+len(`,"stream":"`):k]], s[len(`{"log":`):j])
+	}
+	return out
+}
+
+// A detached container without stdin, terminal or published ports is looked after by the idle
+// loop in C once it has run for a moment: ~1 MB instead of ~4 MB. Its log (byte for byte the
+// Go monitor's encoding), attach, stop and the exit code work as before.
+func TestContainerIdleMonitor(t *testing.T) {
+	env := harness.New(t)
+	img := env.Pull("busybox")
+	// The same awkward line twice: once written by the Go monitor, once by the idle loop.
+	line := `printf 'q" b\\ <a>&\001\t\x80\xe2\x80\xa8 \xc3\xa9 end\n'`
+	id := strings.TrimSpace(env.MustRun("run", "-d", "--network", "none", img, "sh", "-c",
+		line+"; echo err-a >&2; sleep 1; "+line+"; echo err-b >&2; i=0; while true; do echo n$i; i=$((i+1)); sleep 0.05; done"))
+	mon := waitIdle(t, env, id)
+	if rss := rssKB(t, mon); rss > 3*1024 {
+		t.Errorf("idle monitor RSS %d kB, want <= 3 MB", rss)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	logs := logFields(t, env, id)
+	out := logs["stdout"]
+	if len(out) < 4 || out[0] != out[1] || !strings.HasPrefix(out[0], `"q\" b\\ \u003ca\u003e\u0026\u0001\t\ufffd\u2028 é end\n"`) {
+		t.Fatalf("stdout log fields: %q", out[:min(len(out), 4)])
+	}
+	if e := logs["stderr"]; len(e) != 2 || e[0] != `"err-a\n"` || e[1] != `"err-b\n"` {
+		t.Errorf("stderr log fields: %q", e)
+	}
+	// The counter's lines are all there, in order, once each.
+	for i, f := range out[2:] {
+		if want := `"n` + strconv.Itoa(i) + `\n"`; f != want {
+			t.Fatalf("line %d of the counter is %s, want %s", i, f, want)
+		}
+	}
+	// attach gets the live output from the idle loop.
+	a := env.Start("attach", "--sig-proxy=false", id)
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(a.Stdout(), "\nn"); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("attach got nothing: %q %q", a.Stdout(), a.Stderr())
+		}
+	}
+	env.MustRun("stop", "-t", "1", id)
+	if r := a.Wait(ctrWait); r.Code != 137 {
+		t.Errorf("attach after stop: %s", r)
+	}
+	if st := strings.TrimSpace(env.MustRun("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", id)); st != "exited 137" {
+		t.Errorf("after stop: %s", st)
+	}
+	env.MustRun("rm", id)
+	env.CheckNoLeaks()
+}
+
+// The restart policy and --rm apply to exits seen by the idle loop: it hands the exit back to
+// the Go monitor, which restarts or removes the container.
+func TestContainerIdleMonitorRestartAndRm(t *testing.T) {
+	env := harness.New(t)
+	img := env.Pull("busybox")
+	id := strings.TrimSpace(env.MustRun("run", "-d", "--restart", "on-failure:2", "--network", "none", img,
+		"sh", "-c", "echo run; sleep 0.6; exit 3"))
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		st := strings.TrimSpace(env.MustRun("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}} {{.RestartCount}}", id))
+		if st == "exited 3 2" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after two restarts: %s", st)
+		}
+	}
+	if out := env.MustRun("logs", id); out != "run\nrun\nrun\n" {
+		t.Errorf("logs of three runs: %q", out)
+	}
+	env.MustRun("rm", id)
+
+	rm := strings.TrimSpace(env.MustRun("run", "-d", "--rm", "--network", "none", img, "sh", "-c", "sleep 0.8; exit 4"))
+	waitIdle(t, env, rm)
+	for deadline := time.Now().Add(10 * time.Second); env.Run("inspect", rm).Code == 0; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("--rm container still there")
+		}
+	}
+	env.CheckNoLeaks()
+}
+
+// A container that publishes ports, or has stdin or a terminal, keeps its Go monitor: the
+// reserving sockets and IPv6 proxies live there.
+func TestContainerIdleMonitorNotWithPorts(t *testing.T) {
+	env := harness.New(t)
+	img := env.Pull("busybox")
+	id := strings.TrimSpace(env.MustRun("run", "-d", "-p", "127.0.0.1::80", img, "sleep", "100"))
+	si := strings.TrimSpace(env.MustRun("run", "-d", "-i", "--network", "none", img, "sleep", "100"))
+	time.Sleep(600 * time.Millisecond)
+	for _, c := range []string{id, si} {
+		if args := cmdline(t, monitorPid(t, env, c)); len(args) < 2 || args[1] != "__berth-monitor" {
+			t.Errorf("monitor of %s: %q, want the Go monitor", c, args)
+		}
+	}
+	env.MustRun("rm", "-f", id, si)
+	env.CheckNoLeaks()
+}

@@ -1,0 +1,261 @@
+package runtime
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	rt "runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/berth-project/berth/internal/trace"
+	"golang.org/x/sys/unix"
+)
+
+// The monitor's hand-over to the idle loop in C (cmd/berth/internal/idlemon) and back.
+const (
+	// IdleMonitorArg is argv[1] of a monitor in the idle loop: `berth __berth-idle ROOT
+	// RUNROOT ID`, with BERTH_IDLE in its environment.
+	IdleMonitorArg = "__berth-idle"
+	// ExitedMonitorArg is argv[1] of a monitor back from the idle loop after the container's
+	// process exited: `berth __berth-monitor-exited ROOT RUNROOT ID`, with BERTH_EXITED.
+	ExitedMonitorArg = "__berth-monitor-exited"
+)
+
+// idleEligible tells whether the idle loop can look after the container now: it copies output
+// to the log and to attach clients that come later, nothing else (no stdin, no terminal, no
+// published ports: their reserving sockets and IPv6 proxies live in this process), and takes
+// over no client.
+func (m *monitor) idleEligible() bool {
+	if m.proc == nil || m.outR == nil || m.errR == nil || m.hub.log == nil || m.rec.Config == nil ||
+		m.rec.Config.Tty || m.rec.Config.OpenStdin || holdsPorts(m.id) {
+		return false
+	}
+	if _, ok := m.ln.(*net.UnixListener); !ok {
+		return false
+	}
+	m.hub.mu.Lock()
+	defer m.hub.mu.Unlock()
+	return len(m.hub.clients) == 0 && m.hub.stdin == nil && m.hub.console == nil
+}
+
+// waitExitOrIdle waits, without collecting it, until the container's process exits (false) or
+// the monitor can hand it over to the idle loop (true). A monitor that cannot (stdin, a
+// terminal, attached clients) gives its start-up memory back after shrinkDelay, and looks again
+// every second.
+func (m *monitor) waitExitOrIdle() bool {
+	pid, err := m.proc.Pid()
+	if err != nil {
+		return false
+	}
+	pfd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		shrinkMonitor(m.r.Layout)
+		return false
+	}
+	defer unix.Close(pfd)
+	wait, shrunk := shrinkDelay, false
+	for {
+		fds := []unix.PollFd{{Fd: int32(pfd), Events: unix.POLLIN}}
+		n, err := unix.Poll(fds, int(wait/time.Millisecond))
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil || n > 0 {
+			return false
+		}
+		if m.idleEligible() {
+			return true
+		}
+		if !shrunk {
+			shrinkMonitor(m.r.Layout)
+			shrunk = true
+		}
+		wait = time.Second
+	}
+}
+
+// goIdle executes berth again as the idle loop, handing over the container's output pipes, the
+// attach socket and the log. It runs on the thread that started the container's process (the
+// init's parent-death signal is tied to it). It returns only when the hand-over could not be
+// made, with the pumps and the attach socket working again.
+func (m *monitor) goIdle() {
+	ul := m.ln.(*net.UnixListener)
+	// The pumps stop where they are (a partial line goes to the log); the pipes keep what the
+	// container writes meanwhile.
+	now := time.Now()
+	m.outR.SetReadDeadline(now)
+	m.errR.SetReadDeadline(now)
+	waitPumps(m.pumps, time.Second)
+	ul.SetUnlinkOnClose(false)
+	lf, err := ul.File()
+	if err == nil {
+		ul.Close() // the accept loop ends; the socket stays in lf
+	}
+	resume := func() {
+		if lf != nil {
+			if ln, err := net.FileListener(lf); err == nil {
+				m.ln = ln
+				go m.acceptLoop()
+			}
+			lf.Close()
+		}
+		m.outR.SetReadDeadline(time.Time{})
+		m.errR.SetReadDeadline(time.Time{})
+		wg := &sync.WaitGroup{}
+		wg.Add(2)
+		go m.hub.pump(m.outR, "stdout", wg)
+		go m.hub.pump(m.errR, "stderr", wg)
+		m.pumps = wg
+	}
+	if err != nil || !m.idleEligible() { // a client came in meanwhile
+		resume()
+		return
+	}
+	pid, _ := m.proc.Pid()
+	fds := []uintptr{m.outR.Fd(), m.errR.Fd(), lf.Fd(), m.hub.log.f.Fd()}
+	for _, fd := range fds {
+		unix.FcntlInt(fd, unix.F_SETFD, 0)
+	}
+	notified := 0
+	if m.notified {
+		notified = 1
+	}
+	env := []string{"PATH=" + defaultPath, "GOMAXPROCS=1", fmt.Sprintf("BERTH_IDLE=pid=%d,out=%d,err=%d,listen=%d,log=%d,delay=%d,notified=%d",
+		pid, fds[0], fds[1], fds[2], fds[3], m.delay, notified)}
+	if v := os.Getenv(trace.Env); v != "" {
+		env = append(env, trace.Env+"="+v)
+	}
+	exe := m.r.Layout.sharedExeCopy() // small pages: only what the loop touches is mapped
+	if exe == "" {
+		exe = selfExe
+	}
+	trace.Mark("monitor idle")
+	err = unix.Exec(exe, []string{"berth", IdleMonitorArg, m.r.Layout.Root, m.r.Layout.RunRoot, m.id}, env)
+	for _, fd := range fds {
+		unix.FcntlInt(fd, unix.F_SETFD, unix.FD_CLOEXEC)
+	}
+	resume()
+}
+
+// exitedSpec is what the idle loop hands back (BERTH_EXITED).
+type exitedSpec struct {
+	code     int
+	finished time.Time
+	listen   int
+	delay    time.Duration
+	notified bool
+	clients  []exitedClient
+}
+
+// exitedClient is an attach client the idle loop had: its descriptor and streams.
+type exitedClient struct {
+	fd             int
+	stdout, stderr bool
+}
+
+// parseExited reads BERTH_EXITED: code=N,time=UNIXNANO,listen=FD,delay=NS,notified=0|1,
+// clients=FD:OE;FD:OE (O and E: 1 when the client wants stdout, stderr).
+func parseExited(s string) (exitedSpec, error) {
+	var e exitedSpec
+	seen := map[string]bool{}
+	for _, kv := range strings.Split(s, ",") {
+		k, v, _ := strings.Cut(kv, "=")
+		seen[k] = true
+		if k == "clients" {
+			for _, c := range strings.Split(v, ";") {
+				if c == "" {
+					continue
+				}
+				fd, flags, ok := strings.Cut(c, ":")
+				n, err := strconv.Atoi(fd)
+				if !ok || err != nil || len(flags) != 2 {
+					return e, fmt.Errorf("BERTH_EXITED: bad client %q", c)
+				}
+				e.clients = append(e.clients, exitedClient{fd: n, stdout: flags[0] == '1', stderr: flags[1] == '1'})
+			}
+			continue
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return e, fmt.Errorf("BERTH_EXITED: bad %s %q", k, v)
+		}
+		switch k {
+		case "code":
+			e.code = int(n)
+		case "time":
+			e.finished = time.Unix(0, n).UTC()
+		case "listen":
+			e.listen = int(n)
+		case "delay":
+			e.delay = time.Duration(n)
+		case "notified":
+			e.notified = n == 1
+		}
+	}
+	for _, k := range []string{"code", "time", "listen"} {
+		if !seen[k] {
+			return e, fmt.Errorf("BERTH_EXITED: no %s in %q", k, s)
+		}
+	}
+	if e.delay <= 0 {
+		e.delay = firstRestartDelay
+	}
+	return e, nil
+}
+
+// MonitorExited is the entry point of a monitor back from the idle loop (see ExitedMonitorArg):
+// the container's process exited; the monitor records it and applies the restart policy or
+// --rm, then goes on looking after the container if it runs again. It returns the exit code.
+func MonitorExited(args []string) int {
+	trace.Mark("monitor exited")
+	debug.SetGCPercent(-1)
+	rt.GOMAXPROCS(1)
+	rt.LockOSThread() // a restart forks the container's init from this thread (see MonitorMain)
+	if len(args) < 3 {
+		fmt.Fprintln(os.Stderr, "usage: berth "+ExitedMonitorArg+" ROOT RUNROOT ID")
+		return 125
+	}
+	spec, err := parseExited(os.Getenv("BERTH_EXITED"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 125
+	}
+	r := &Runtime{Layout: Layout{Root: args[0], RunRoot: args[1]}}
+	m := &monitor{r: r, id: args[2], stopped: make(chan struct{}), delay: spec.delay, notified: spec.notified}
+	m.hub = &hub{}
+	if c, err := r.load(m.id); err == nil {
+		m.rec = &c.Record
+		m.hub.stdinOnce = c.Config != nil && c.Config.StdinOnce
+	}
+	lf := os.NewFile(uintptr(spec.listen), "attach")
+	if ln, err := net.FileListener(lf); err == nil {
+		m.ln = ln
+	}
+	lf.Close()
+	defer m.closeListener()
+	for _, ec := range spec.clients {
+		f := os.NewFile(uintptr(ec.fd), "attach-client")
+		conn, err := net.FileConn(f)
+		f.Close()
+		if err != nil {
+			continue
+		}
+		cl := &client{conn: conn, hello: attachHello{Stdout: ec.stdout, Stderr: ec.stderr}}
+		m.hub.add(cl)
+		go m.hub.serve(cl, bufio.NewReader(conn))
+	}
+	if m.ln != nil {
+		go m.acceptLoop()
+	}
+	m.watchSignals()
+	if m.afterExit(spec.code, spec.finished) {
+		m.loop()
+	}
+	return 0
+}
