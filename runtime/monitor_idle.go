@@ -131,12 +131,14 @@ func (m *monitor) goIdle() {
 	if v := os.Getenv(trace.Env); v != "" {
 		env = append(env, trace.Env+"="+v)
 	}
-	exe := m.r.Layout.sharedExeCopy() // small pages: only what the loop touches is mapped
-	if exe == "" {
-		exe = selfExe
-	}
+	argv := []string{"berth", IdleMonitorArg, m.r.Layout.Root, m.r.Layout.RunRoot, m.id}
 	trace.Mark("monitor idle")
-	err = unix.Exec(exe, []string{"berth", IdleMonitorArg, m.r.Layout.Root, m.r.Layout.RunRoot, m.id}, env)
+	// The copy on the runroot's tmpfs maps in small pages: only what the loop touches is
+	// resident. Where that tmpfs is mounted noexec, the binary itself.
+	if exe := m.r.Layout.sharedExeCopy(); exe != "" {
+		unix.Exec(exe, argv, env)
+	}
+	err = unix.Exec(selfExe, argv, env)
 	for _, fd := range fds {
 		unix.FcntlInt(fd, unix.F_SETFD, unix.FD_CLOEXEC)
 	}
