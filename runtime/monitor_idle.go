@@ -126,11 +126,8 @@ func (m *monitor) goIdle() {
 	if m.notified {
 		notified = 1
 	}
-	env := []string{"PATH=" + defaultPath, "GOMAXPROCS=1", fmt.Sprintf("BERTH_IDLE=pid=%d,out=%d,err=%d,listen=%d,log=%d,delay=%d,notified=%d",
-		pid, fds[0], fds[1], fds[2], fds[3], m.delay, notified)}
-	if v := os.Getenv(trace.Env); v != "" {
-		env = append(env, trace.Env+"="+v)
-	}
+	env := append(monitorEnv(), fmt.Sprintf("BERTH_IDLE=pid=%d,out=%d,err=%d,listen=%d,log=%d,delay=%d,notified=%d",
+		pid, fds[0], fds[1], fds[2], fds[3], m.delay, notified))
 	argv := []string{"berth", IdleMonitorArg, m.r.Layout.Root, m.r.Layout.RunRoot, m.id}
 	trace.Mark("monitor idle")
 	// The copy on the runroot's tmpfs maps in small pages: only what the loop touches is
