@@ -442,11 +442,13 @@ void berth_idle(int argc, char **argv) {
 			if (p_idx >= 0 && fds[p_idx].revents != 0) {
 				siginfo_t si;
 				memset(&si, 0, sizeof(si));
-				if (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED) == 0) {
+				int w = waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED);
+				if (w == 0 || errno != EINTR) {
 					struct timespec t;
 					clock_gettime(CLOCK_REALTIME, &t);
 					finished = (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
-					code = si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
+					/* 255 when the status is lost, as runtime's exitCode says of none. */
+					code = w != 0 ? 255 : si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
 					exited = 1;
 					/* What the container wrote last is read for 2 s at most, as runtime's
 					 * waitPumps waits. */
