@@ -392,7 +392,7 @@ void berth_idle(int argc, char **argv) {
 				fds[nf++] = (struct pollfd){.fd = streams[i].fd, .events = POLLIN};
 			}
 		}
-		if (exited && (streams[0].fd < 0 && streams[1].fd < 0 || mono_ms() >= drain_until)) {
+		if (exited && ((streams[0].fd < 0 && streams[1].fd < 0) || mono_ms() >= drain_until)) {
 			break;
 		}
 		int p_idx = -1, l_idx = nf;
