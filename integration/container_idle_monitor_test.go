@@ -125,18 +125,27 @@ func TestContainerIdleMonitorRestartAndRm(t *testing.T) {
 	env.CheckNoLeaks()
 }
 
-// A container that publishes ports, or has stdin or a terminal, keeps its Go monitor: the
-// reserving sockets and IPv6 proxies live there.
-func TestContainerIdleMonitorNotWithPorts(t *testing.T) {
+// The idle loop holds a container's published ports and serves their IPv6 side (a proxy, as the
+// Go monitor does): the port stays taken, and answers on ::1 and 127.0.0.1. A container with
+// stdin keeps its Go monitor.
+func TestContainerIdleMonitorPorts(t *testing.T) {
 	env := harness.New(t)
 	img := env.Pull("busybox")
-	id := strings.TrimSpace(env.MustRun("run", "-d", "-p", "127.0.0.1::80", img, "sleep", "100"))
+	id := strings.TrimSpace(env.MustRun(append([]string{"run", "-d", "-p", "0:80", img}, httpdCmd("idle")...)...))
 	si := strings.TrimSpace(env.MustRun("run", "-d", "-i", "--network", "none", img, "sleep", "100"))
-	time.Sleep(600 * time.Millisecond)
-	for _, c := range []string{id, si} {
-		if args := cmdline(t, monitorPid(t, env, c)); len(args) < 2 || args[1] != "__berth-monitor" {
-			t.Errorf("monitor of %s: %q, want the Go monitor", c, args)
+	waitIdle(t, env, id)
+	port := strings.TrimSpace(env.MustRun("inspect", "-f", `{{(index (index .NetworkSettings.Ports "80/tcp") 0).HostPort}}`, id))
+	for _, host := range []string{"127.0.0.1", "[::1]"} {
+		for i := 0; i < 3; i++ { // several connections through the idle loop's proxy
+			netWaitGet(t, "http://"+host+":"+port+"/", "idle\n")
 		}
+	}
+	r := env.Run(append([]string{"run", "-d", "-p", port + ":80", img}, httpdCmd("no")...)...)
+	if r.Code != 125 || !strings.Contains(r.Stderr, "port is already allocated") {
+		t.Errorf("a second container on port %s: %s", port, r)
+	}
+	if args := cmdline(t, monitorPid(t, env, si)); len(args) < 2 || args[1] != "__berth-monitor" {
+		t.Errorf("monitor of a container with stdin: %q, want the Go monitor", args)
 	}
 	env.MustRun("rm", "-f", id, si)
 	env.CheckNoLeaks()

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/docker/go-connections/nat"
 	"golang.org/x/sys/unix"
@@ -35,6 +36,16 @@ func (p PublishedPort) Key() string { return fmt.Sprintf("%d/%s", p.ContainerPor
 type Held struct {
 	mu      sync.Mutex
 	closers []io.Closer
+	// targets are the container addresses of the IPv6 proxies, by index in closers.
+	targets map[int]string
+}
+
+// HeldSocket is one socket of a Held handed over to another program (see Handover): a reserved
+// port, or, with a Target, an IPv6 proxy's listening socket and the container address it
+// forwards to.
+type HeldSocket struct {
+	FD     int
+	Target string
 }
 
 // Close releases the ports.
@@ -49,6 +60,52 @@ func (h *Held) Close() error {
 	}
 	h.closers = nil
 	return nil
+}
+
+// Handover returns duplicates of the sockets (without close-on-exec) for a program that takes
+// over reserving the ports and serving the IPv6 proxies (a container monitor's idle loop), and
+// stops serving the proxies here; resume serves them again (when the hand-over did not happen).
+// The sockets themselves stay open until Close.
+func (h *Held) Handover() (socks []HeldSocket, resume func(), err error) {
+	if h == nil {
+		return nil, func() {}, nil
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var stopped []int
+	resume = func() {
+		for _, i := range stopped {
+			ln := h.closers[i].(*net.TCPListener)
+			ln.SetDeadline(time.Time{})
+			go serveProxy(ln, h.targets[i])
+		}
+	}
+	for i, c := range h.closers {
+		var fd int
+		switch c := c.(type) {
+		case fdCloser:
+			fd, err = unix.Dup(int(c))
+		case *net.TCPListener:
+			c.SetDeadline(time.Unix(1, 0)) // its accept loop ends, the socket stays
+			stopped = append(stopped, i)
+			var f *os.File
+			if f, err = c.File(); err == nil {
+				fd, err = unix.Dup(int(f.Fd()))
+				f.Close()
+			}
+		default:
+			continue
+		}
+		if err != nil {
+			for _, s := range socks {
+				unix.Close(s.FD)
+			}
+			resume()
+			return nil, nil, fmt.Errorf("hand over port sockets: %w", err)
+		}
+		socks = append(socks, HeldSocket{FD: fd, Target: h.targets[i]})
+	}
+	return socks, resume, nil
 }
 
 func allocatedErr(ip string, port int) error {
@@ -264,18 +321,26 @@ func startProxy(held *Held, p PublishedPort) error {
 	if err != nil {
 		return fmt.Errorf("proxy [%s]:%d: %w", p.HostIP, p.HostPort, err)
 	}
-	held.closers[len(held.closers)-1] = ln
+	i := len(held.closers) - 1
+	held.closers[i] = ln
 	target := net.JoinHostPort(p.ContainerIP, strconv.Itoa(p.ContainerPort))
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go proxyConn(c, target)
-		}
-	}()
+	if held.targets == nil {
+		held.targets = map[int]string{}
+	}
+	held.targets[i] = target
+	go serveProxy(ln, target)
 	return nil
+}
+
+// serveProxy forwards the connections of ln to target until ln is closed or its deadline passes.
+func serveProxy(ln net.Listener, target string) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		go proxyConn(c, target)
+	}
 }
 
 func proxyConn(c net.Conn, target string) {

@@ -28,12 +28,11 @@ const (
 )
 
 // idleEligible tells whether the idle loop can look after the container now: it copies output
-// to the log and to attach clients that come later, nothing else (no stdin, no terminal, no
-// published ports: their reserving sockets and IPv6 proxies live in this process), and takes
-// over no client.
+// to the log and to attach clients that come later, holds the published ports and serves their
+// IPv6 proxies, nothing else (no stdin, no terminal), and takes over no client.
 func (m *monitor) idleEligible() bool {
 	if m.proc == nil || m.outR == nil || m.errR == nil || m.hub.log == nil || m.rec.Config == nil ||
-		m.rec.Config.Tty || m.rec.Config.OpenStdin || holdsPorts(m.id) {
+		m.rec.Config.Tty || m.rec.Config.OpenStdin {
 		return false
 	}
 	if _, ok := m.ln.(*net.UnixListener); !ok {
@@ -117,6 +116,19 @@ func (m *monitor) goIdle() {
 		resume()
 		return
 	}
+	socks, resumePorts, err := handoverPorts(m.id)
+	if err != nil {
+		resume()
+		return
+	}
+	var ports []string
+	for _, sk := range socks {
+		if sk.Target != "" {
+			ports = append(ports, fmt.Sprintf("%d@%s", sk.FD, sk.Target))
+		} else {
+			ports = append(ports, strconv.Itoa(sk.FD))
+		}
+	}
 	pid, _ := m.proc.Pid()
 	fds := []uintptr{m.outR.Fd(), m.errR.Fd(), lf.Fd(), m.hub.log.f.Fd()}
 	for _, fd := range fds {
@@ -126,8 +138,9 @@ func (m *monitor) goIdle() {
 	if m.notified {
 		notified = 1
 	}
-	env := append(monitorEnv(), fmt.Sprintf("BERTH_IDLE=pid=%d,out=%d,err=%d,listen=%d,log=%d,delay=%d,notified=%d",
-		pid, fds[0], fds[1], fds[2], fds[3], m.delay, notified))
+	// ports last: its list is separated by semicolons.
+	env := append(monitorEnv(), fmt.Sprintf("BERTH_IDLE=pid=%d,out=%d,err=%d,listen=%d,log=%d,delay=%d,notified=%d,ports=%s",
+		pid, fds[0], fds[1], fds[2], fds[3], m.delay, notified, strings.Join(ports, ";")))
 	argv := []string{"berth", IdleMonitorArg, m.r.Layout.Root, m.r.Layout.RunRoot, m.id}
 	trace.Mark("monitor idle")
 	// The copy on the runroot's tmpfs maps in small pages: only what the loop touches is
@@ -139,6 +152,10 @@ func (m *monitor) goIdle() {
 	for _, fd := range fds {
 		unix.FcntlInt(fd, unix.F_SETFD, unix.FD_CLOEXEC)
 	}
+	for _, sk := range socks {
+		unix.Close(sk.FD)
+	}
+	resumePorts()
 	resume()
 }
 
@@ -150,6 +167,7 @@ type exitedSpec struct {
 	delay    time.Duration
 	notified bool
 	clients  []exitedClient
+	held     []int // the published ports' sockets, to close
 }
 
 // exitedClient is an attach client the idle loop had: its descriptor and streams.
@@ -166,6 +184,19 @@ func parseExited(s string) (exitedSpec, error) {
 	for _, kv := range strings.Split(s, ",") {
 		k, v, _ := strings.Cut(kv, "=")
 		seen[k] = true
+		if k == "held" {
+			for _, f := range strings.Split(v, ";") {
+				if f == "" {
+					continue
+				}
+				n, err := strconv.Atoi(f)
+				if err != nil {
+					return e, fmt.Errorf("BERTH_EXITED: bad held socket %q", f)
+				}
+				e.held = append(e.held, n)
+			}
+			continue
+		}
 		if k == "clients" {
 			for _, c := range strings.Split(v, ";") {
 				if c == "" {
@@ -224,6 +255,10 @@ func MonitorExited(args []string) int {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 125
+	}
+	// The container is down: its ports go (a restart reserves them again).
+	for _, fd := range spec.held {
+		unix.Close(fd)
 	}
 	r := &Runtime{Layout: Layout{Root: args[0], RunRoot: args[1]}}
 	m := &monitor{r: r, id: args[2], stopped: make(chan struct{}), delay: spec.delay, notified: spec.notified}

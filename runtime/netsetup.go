@@ -3,6 +3,7 @@ package runtime
 import (
 	"errors"
 	"fmt"
+	"golang.org/x/sys/unix"
 	"sort"
 	"strconv"
 	"strings"
@@ -49,11 +50,31 @@ func holdPorts(id string, h *network.Held) {
 	heldMu.Unlock()
 }
 
-// holdsPorts tells whether this process holds host ports of container id.
-func holdsPorts(id string) bool {
+// handoverPorts hands the sockets of container id's ports over (see network.Held.Handover);
+// resume serves them here again.
+func handoverPorts(id string) (socks []network.HeldSocket, resume func(), err error) {
 	heldMu.Lock()
-	defer heldMu.Unlock()
-	return len(heldPorts[id]) > 0
+	hs := heldPorts[id]
+	heldMu.Unlock()
+	var resumes []func()
+	resume = func() {
+		for _, r := range resumes {
+			r()
+		}
+	}
+	for _, h := range hs {
+		s, r, err := h.Handover()
+		if err != nil {
+			for _, x := range socks {
+				unix.Close(x.FD)
+			}
+			resume()
+			return nil, nil, err
+		}
+		socks = append(socks, s...)
+		resumes = append(resumes, r)
+	}
+	return socks, resume, nil
 }
 
 func releaseHeldPorts(id string) {

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -71,6 +73,37 @@ static struct stream streams[2];
 static struct client clients[MAX_CLIENTS];
 static int nclients;
 static int log_fd = -1;
+
+/* The container's published ports: reserving sockets (kept open, untouched) and IPv6 proxies,
+ * as network.Held serves them in the Go monitor. */
+#define MAX_PORTS 64
+#define MAX_PROXIED 64
+#define RELAY (64 * 1024)
+
+struct port {
+	int fd;
+	int proxy; /* a listening IPv6 socket forwarded to target */
+	struct sockaddr_in target;
+};
+
+/* One direction of a proxied connection. */
+struct flow {
+	char *buf;
+	size_t len;
+	int eof; /* its source ended */
+	int shut; /* its destination was told */
+};
+
+struct proxied {
+	int a, b; /* the client's socket, the container's */
+	int connecting;
+	struct flow ab, ba;
+};
+
+static struct port ports[MAX_PORTS];
+static int nports;
+static struct proxied proxied[MAX_PROXIED];
+static int nproxied;
 
 static long long mono_ms(void) {
 	struct timespec t;
@@ -339,6 +372,113 @@ static void accept_client(int lfd) {
 	c->hello_deadline = mono_ms() + 5000;
 }
 
+static void drop_proxied(int i) {
+	close(proxied[i].a);
+	close(proxied[i].b);
+	free(proxied[i].ab.buf);
+	free(proxied[i].ba.buf);
+	proxied[i] = proxied[--nproxied];
+}
+
+static void accept_proxied(struct port *p) {
+	int a = accept4(p->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (a < 0) {
+		return;
+	}
+	int b = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (nproxied == MAX_PROXIED || b < 0) {
+		close(a);
+		if (b >= 0) {
+			close(b);
+		}
+		return;
+	}
+	int connecting = 0;
+	if (connect(b, (struct sockaddr *)&p->target, sizeof(p->target)) != 0) {
+		if (errno != EINPROGRESS) {
+			close(a);
+			close(b);
+			return;
+		}
+		connecting = 1;
+	}
+	struct proxied *x = &proxied[nproxied++];
+	memset(x, 0, sizeof(*x));
+	x->a = a;
+	x->b = b;
+	x->connecting = connecting;
+	x->ab.buf = malloc(RELAY);
+	x->ba.buf = malloc(RELAY);
+	if (x->ab.buf == NULL || x->ba.buf == NULL) {
+		drop_proxied(nproxied - 1);
+	}
+}
+
+/* relay moves one direction along: read when its buffer is empty, write what it holds, and
+ * pass the end of the source on (as net.TCPConn.CloseWrite in the Go proxy). -1: drop. */
+static int relay(struct flow *f, int src, short src_ev, int dst, short dst_ev) {
+	if (f->len == 0 && !f->eof && (src_ev & (POLLIN | POLLHUP | POLLERR))) {
+		ssize_t n = read(src, f->buf, RELAY);
+		if (n > 0) {
+			f->len = (size_t)n;
+		} else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+			f->eof = 1;
+		}
+	}
+	if (f->len > 0 && (dst_ev & POLLOUT)) {
+		ssize_t n = send(dst, f->buf, f->len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0 && errno != EAGAIN && errno != EINTR) {
+			return -1;
+		}
+		if (n > 0) {
+			memmove(f->buf, f->buf + n, f->len - (size_t)n);
+			f->len -= (size_t)n;
+		}
+	}
+	if (f->eof && f->len == 0 && !f->shut) {
+		shutdown(dst, SHUT_WR);
+		f->shut = 1;
+	}
+	return 0;
+}
+
+/* parse_ports reads "ports=FD;FD@IP:PORT;..." from the BERTH_IDLE specification. */
+static void parse_ports(const char *spec) {
+	const char *p = strstr(spec, "ports=");
+	if (p == NULL) {
+		return;
+	}
+	p += 6;
+	while (*p != '\0' && *p != ',' && nports < MAX_PORTS) {
+		struct port *pt = &ports[nports];
+		memset(pt, 0, sizeof(*pt));
+		pt->fd = (int)strtol(p, (char **)&p, 10);
+		if (*p == '@') {
+			char ip[64];
+			size_t k = 0;
+			p++;
+			while (*p != ':' && *p != '\0' && k < sizeof(ip) - 1) {
+				ip[k++] = *p++;
+			}
+			ip[k] = '\0';
+			if (*p == ':') {
+				p++;
+			}
+			pt->target.sin_family = AF_INET;
+			pt->target.sin_port = htons((uint16_t)strtol(p, (char **)&p, 10));
+			pt->proxy = inet_pton(AF_INET, ip, &pt->target.sin_addr) == 1;
+		}
+		fcntl(pt->fd, F_SETFD, FD_CLOEXEC);
+		if (pt->proxy) {
+			fcntl(pt->fd, F_SETFL, fcntl(pt->fd, F_GETFL) | O_NONBLOCK);
+		}
+		nports++;
+		if (*p == ';') {
+			p++;
+		}
+	}
+}
+
 static int env_int(const char *spec, const char *key, long long *v) {
 	size_t k = strlen(key);
 	for (const char *p = spec; p != NULL && *p != '\0';) {
@@ -380,11 +520,12 @@ void berth_idle(int argc, char **argv) {
 		fcntl(streams[i].fd, F_SETFD, FD_CLOEXEC);
 	}
 	fcntl(log_fd, F_SETFD, FD_CLOEXEC);
+	parse_ports(spec);
 
 	int exited = 0, code = 0;
 	long long finished = 0, drain_until = 0;
 	for (;;) {
-		struct pollfd fds[4 + MAX_CLIENTS];
+		struct pollfd fds[4 + MAX_CLIENTS + MAX_PORTS + 2 * MAX_PROXIED];
 		int nf = 0, s_idx[2] = {-1, -1};
 		for (int i = 0; i < 2; i++) {
 			if (streams[i].fd >= 0) {
@@ -400,6 +541,33 @@ void berth_idle(int argc, char **argv) {
 		if (!exited) {
 			p_idx = nf;
 			fds[nf++] = (struct pollfd){.fd = pidfd, .events = POLLIN};
+		}
+		int pl0 = nf;
+		for (int i = 0; i < nports; i++) {
+			fds[nf++] = (struct pollfd){.fd = ports[i].proxy && !exited ? ports[i].fd : -1, .events = POLLIN};
+		}
+		int px0 = nf;
+		for (int i = 0; i < nproxied; i++) {
+			struct proxied *x = &proxied[i];
+			short ea = 0, eb = 0;
+			if (x->connecting) {
+				eb = POLLOUT;
+			} else {
+				if (x->ab.len == 0 && !x->ab.eof) {
+					ea |= POLLIN;
+				}
+				if (x->ba.len > 0) {
+					ea |= POLLOUT;
+				}
+				if (x->ba.len == 0 && !x->ba.eof) {
+					eb |= POLLIN;
+				}
+				if (x->ab.len > 0) {
+					eb |= POLLOUT;
+				}
+			}
+			fds[nf++] = (struct pollfd){.fd = x->a, .events = ea};
+			fds[nf++] = (struct pollfd){.fd = x->b, .events = eb};
 		}
 		int c0 = nf;
 		long long now = mono_ms(), timeout = -1;
@@ -438,6 +606,34 @@ void berth_idle(int argc, char **argv) {
 			}
 			if (fds[l_idx].revents & POLLIN) {
 				accept_client((int)lfd);
+			}
+			/* Proxied connections from the last poll, newest first (drop_proxied moves the
+			 * last one). */
+			for (int i = (px0 == c0 ? 0 : (c0 - px0) / 2) - 1; i >= 0; i--) {
+				struct proxied *x = &proxied[i];
+				short ra = fds[px0 + 2 * i].revents, rb = fds[px0 + 2 * i + 1].revents;
+				if (x->connecting) {
+					if (rb == 0) {
+						continue;
+					}
+					int e = 0;
+					socklen_t el = sizeof(e);
+					if (getsockopt(x->b, SOL_SOCKET, SO_ERROR, &e, &el) != 0 || e != 0) {
+						drop_proxied(i);
+						continue;
+					}
+					x->connecting = 0;
+					continue;
+				}
+				if (relay(&x->ab, x->a, ra, x->b, rb) < 0 || relay(&x->ba, x->b, rb, x->a, ra) < 0 ||
+				    (x->ab.shut && x->ba.shut)) {
+					drop_proxied(i);
+				}
+			}
+			for (int i = 0; i < nports; i++) {
+				if (fds[pl0 + i].revents & POLLIN) {
+					accept_proxied(&ports[i]);
+				}
 			}
 			if (p_idx >= 0 && fds[p_idx].revents != 0) {
 				siginfo_t si;
@@ -486,6 +682,12 @@ void berth_idle(int argc, char **argv) {
 		fcntl(clients[i].fd, F_SETFD, 0);
 		snprintf(num, sizeof(num), "%s%d:%d%d", env.len > 0 && env.p[env.len - 1] != '=' ? ";" : "",
 			clients[i].fd, clients[i].out, clients[i].err);
+		buf_str(&env, num);
+	}
+	buf_str(&env, ",held=");
+	for (int i = 0; i < nports; i++) {
+		fcntl(ports[i].fd, F_SETFD, 0);
+		snprintf(num, sizeof(num), "%s%d", i > 0 ? ";" : "", ports[i].fd);
 		buf_str(&env, num);
 	}
 	buf_add(&env, "", 1);
