@@ -131,7 +131,13 @@ func TestContainerIdleMonitorRestartAndRm(t *testing.T) {
 func TestContainerIdleMonitorPorts(t *testing.T) {
 	env := harness.New(t)
 	img := env.Pull("busybox")
-	id := strings.TrimSpace(env.MustRun(append([]string{"run", "-d", "-p", "0:80", img}, httpdCmd("idle")...)...))
+	// A fixed host port, so that the restart below binds it again over the TIME_WAIT that the
+	// proxied connections leave.
+	free, err := harness.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := strings.TrimSpace(env.MustRun(append([]string{"run", "-d", "-p", strconv.Itoa(free) + ":80", img}, httpdCmd("idle")...)...))
 	si := strings.TrimSpace(env.MustRun("run", "-d", "-i", "--network", "none", img, "sleep", "100"))
 	waitIdle(t, env, id)
 	port := strings.TrimSpace(env.MustRun("inspect", "-f", `{{(index (index .NetworkSettings.Ports "80/tcp") 0).HostPort}}`, id))
@@ -144,6 +150,10 @@ func TestContainerIdleMonitorPorts(t *testing.T) {
 	if r.Code != 125 || !strings.Contains(r.Stderr, "port is already allocated") {
 		t.Errorf("a second container on port %s: %s", port, r)
 	}
+	// Restarted right after connections through the proxy (they leave TIME_WAIT on the port).
+	env.MustRun("stop", "-t", "1", id)
+	env.MustRun("start", id)
+	netWaitGet(t, "http://[::1]:"+port+"/", "idle\n")
 	if args := cmdline(t, monitorPid(t, env, si)); len(args) < 2 || args[1] != "__berth-monitor" {
 		t.Errorf("monitor of a container with stdin: %q, want the Go monitor", args)
 	}

@@ -131,6 +131,13 @@ func bindSocket(proto string, ip netip.Addr, port int) (fd int, bound int, err e
 		return -1, 0, err
 	}
 	var sa unix.Sockaddr
+	if ip.Is6() && typ == unix.SOCK_STREAM && p == unix.IPPROTO_TCP {
+		// The IPv6 TCP socket becomes the proxy's listener: SO_REUSEADDR lets it bind over the
+		// TIME_WAIT its own proxied connections leave (a restart within a minute of one failed
+		// with "port is already allocated"), and a listening socket still keeps every other
+		// socket off the port.
+		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
+	}
 	if ip.Is6() {
 		unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 1)
 		sa = &unix.SockaddrInet6{Port: port, Addr: ip.As16()}
