@@ -122,7 +122,7 @@ func MonitorMain(args []string) int {
 		}
 		go m.hub.serve(cl, br)
 	}
-	go m.acceptLoop()
+	go m.acceptLoop(m.ln)
 
 	st := c.State
 	code, err := m.start(&st, cl0(m))
@@ -174,9 +174,11 @@ func (m *monitor) closeListener() {
 	}
 }
 
-func (m *monitor) acceptLoop() {
+// acceptLoop serves the attach clients of ln until it is closed. It takes ln rather than
+// reading m.ln, which closeListener clears (a final exit can come before this goroutine runs).
+func (m *monitor) acceptLoop(ln net.Listener) {
 	for {
-		conn, err := m.ln.Accept()
+		conn, err := ln.Accept()
 		if err != nil {
 			return
 		}

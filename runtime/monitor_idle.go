@@ -29,12 +29,10 @@ const (
 
 // idleEligible tells whether the idle loop can look after the container now: it copies output
 // to the log and to attach clients that come later, holds the published ports and serves their
-// IPv6 proxies, nothing else (no stdin, no terminal, no --rm), and takes over no client.
+// IPv6 proxies, nothing else (no stdin, no terminal), and takes over no client.
 func (m *monitor) idleEligible() bool {
-	// --rm containers stay with the Go monitor: their removal after an exit seen by the idle
-	// loop once failed under load in CI and was not understood in time (see the closing note).
 	if m.proc == nil || m.outR == nil || m.errR == nil || m.hub.log == nil || m.rec.Config == nil ||
-		m.rec.Config.Tty || m.rec.Config.OpenStdin || m.rec.HostConfig != nil && m.rec.HostConfig.AutoRemove {
+		m.rec.Config.Tty || m.rec.Config.OpenStdin {
 		return false
 	}
 	if _, ok := m.ln.(*net.UnixListener); !ok {
@@ -102,7 +100,7 @@ func (m *monitor) goIdle() {
 		if lf != nil {
 			if ln, err := net.FileListener(lf); err == nil {
 				m.ln = ln
-				go m.acceptLoop()
+				go m.acceptLoop(ln)
 			}
 			lf.Close()
 		}
@@ -287,7 +285,7 @@ func MonitorExited(args []string) int {
 		go m.hub.serve(cl, bufio.NewReader(conn))
 	}
 	if m.ln != nil {
-		go m.acceptLoop()
+		go m.acceptLoop(m.ln)
 	}
 	m.watchSignals()
 	if m.afterExit(spec.code, spec.finished) {
