@@ -58,23 +58,34 @@ type monitor struct {
 	notified bool
 }
 
+// settleMonitorProcess sets up the Go runtime of a monitor process (MonitorMain, MonitorExited).
+// No collection while setting up: starting a container allocates a few megabytes at most, and
+// each cycle costs more (sweeping, page faults) than it saves; shrinkMonitor collects once and
+// sets the low percentage for the long wait. GOMAXPROCS=1 comes in the environment
+// (monitorEnv), so that the runtime starts with one P; the call only matters for a monitor
+// started by hand. Transparent huge pages are off from before the Go runtime starts
+// (cmd/berth/internal/earlymon). The container's init gets SIGKILL when the thread that forked
+// it exits (see cmd/berth/internal/lcinit): starts happen on the calling goroutine, locked for
+// good, so its thread lives as long as the monitor, and no goroutine that locks a thread and
+// exits (netns setup, libcontainer's mount helper) can take it down with a container's init.
+func settleMonitorProcess() {
+	debug.SetGCPercent(-1)
+	rt.GOMAXPROCS(1)
+	rt.LockOSThread()
+}
+
+// pumpPipes copies the container's stdout and stderr pipes into the log and to the clients,
+// counting the copies in wg.
+func (m *monitor) pumpPipes(wg *sync.WaitGroup) {
+	wg.Add(2)
+	go m.hub.pump(m.outR, "stdout", wg)
+	go m.hub.pump(m.errR, "stderr", wg)
+}
+
 // MonitorMain is the entry point of a monitor process (see MonitorArg). It returns the exit code.
 func MonitorMain(args []string) int {
 	trace.Mark("monitor main")
-	// No collection while setting up: starting a container allocates a few megabytes at most,
-	// and each cycle costs more (sweeping, page faults) than it saves. shrinkMonitor collects
-	// once and sets the low percentage for the long wait. GOMAXPROCS=1 comes in the
-	// environment (monitorEnv), so that the runtime starts with one P; the call below only
-	// matters for a monitor started by hand.
-	debug.SetGCPercent(-1)
-	// Transparent huge pages are off for a monitor from before the Go runtime starts
-	// (cmd/berth/internal/earlymon): they kept the start-up heap resident.
-	rt.GOMAXPROCS(1)
-	// The container's init gets SIGKILL when the thread that forked it exits (see
-	// cmd/berth/internal/lcinit). Starts happen on this goroutine: locked for good, its thread lives as
-	// long as the monitor, and no goroutine that locks a thread and exits (netns setup,
-	// libcontainer's mount helper) can take it down with a container's init.
-	rt.LockOSThread()
+	settleMonitorProcess()
 	if len(args) < 3 {
 		fmt.Fprintln(os.Stderr, "usage: berth "+MonitorArg+" ROOT RUNROOT ID [attach]")
 		return 125

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	rt "runtime"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -40,7 +38,7 @@ func (m *monitor) idleEligible() bool {
 	}
 	m.hub.mu.Lock()
 	defer m.hub.mu.Unlock()
-	return len(m.hub.clients) == 0 && m.hub.stdin == nil && m.hub.console == nil
+	return len(m.hub.clients) == 0
 }
 
 // waitExitOrIdle waits, without collecting it, until the container's process exits (false) or
@@ -106,11 +104,8 @@ func (m *monitor) goIdle() {
 		}
 		m.outR.SetReadDeadline(time.Time{})
 		m.errR.SetReadDeadline(time.Time{})
-		wg := &sync.WaitGroup{}
-		wg.Add(2)
-		go m.hub.pump(m.outR, "stdout", wg)
-		go m.hub.pump(m.errR, "stderr", wg)
-		m.pumps = wg
+		m.pumps = &sync.WaitGroup{}
+		m.pumpPipes(m.pumps)
 	}
 	if err != nil || !m.idleEligible() { // a client came in meanwhile
 		resume()
@@ -244,9 +239,7 @@ func parseExited(s string) (exitedSpec, error) {
 // --rm, then goes on looking after the container if it runs again. It returns the exit code.
 func MonitorExited(args []string) int {
 	trace.Mark("monitor exited")
-	debug.SetGCPercent(-1)
-	rt.GOMAXPROCS(1)
-	rt.LockOSThread() // a restart forks the container's init from this thread (see MonitorMain)
+	settleMonitorProcess() // a restart forks the container's init from this thread
 	if len(args) < 3 {
 		fmt.Fprintln(os.Stderr, "usage: berth "+ExitedMonitorArg+" ROOT RUNROOT ID")
 		return 125

@@ -143,10 +143,8 @@ func (m *monitor) start(st *State, hello attachHello) (int, error) {
 		}
 		p.Stdout, p.Stderr = outW, errW
 		closeAfter = append(closeAfter, outW, errW)
-		wg.Add(2)
-		go m.hub.pump(outR, "stdout", &wg)
-		go m.hub.pump(errR, "stderr", &wg)
 		m.outR, m.errR = outR, errR
+		m.pumpPipes(&wg)
 		if rec.Config.OpenStdin {
 			inR, inW, err := os.Pipe()
 			if err != nil {
