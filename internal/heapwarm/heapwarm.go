@@ -19,6 +19,8 @@ package heapwarm
 
 import (
 	"os"
+
+	"github.com/berth-project/berth/internal/procrole"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -44,7 +46,7 @@ func init() {
 	if longLived(os.Args) {
 		return
 	}
-	if libcontainerInit(os.Args, os.Getenv("_LIBCONTAINER_INITPIPE")) {
+	if procrole.LibcontainerInit(os.Args, os.Getenv("_LIBCONTAINER_INITPIPE")) {
 		syscall.Syscall6(syscall.SYS_PRCTL, prSetTHPDisable, 0, 0, 0, 0, 0)
 	}
 	// The runtime allocates from the start of its heap mapping upwards, filling spans of each
@@ -92,12 +94,6 @@ func mappingOf(addr uintptr) (start, end uintptr) {
 		}
 	}
 	return 0, 0
-}
-
-// libcontainerInit tells whether args and the init pipe variable are those of a process that
-// libcontainer re-executed as "berth init".
-func libcontainerInit(args []string, initPipe string) bool {
-	return len(args) > 1 && args[1] == "init" && initPipe != ""
 }
 
 // longLived tells whether args are a monitor's (berth __berth-monitor ...) or docker-init's.

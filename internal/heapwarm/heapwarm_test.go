@@ -59,20 +59,3 @@ func TestHeapCollapsed(t *testing.T) {
 	}
 	t.Fatalf("no smaps entry with AnonHugePages for %#x", addr)
 }
-
-func TestLibcontainerInit(t *testing.T) {
-	for _, tc := range []struct {
-		args []string
-		pipe string
-		want bool
-	}{
-		{[]string{"berth", "init"}, "3", true},
-		{[]string{"berth", "init"}, "", false}, // a container named init
-		{[]string{"berth", "run", "init"}, "3", false},
-		{[]string{"berth"}, "3", false},
-	} {
-		if got := libcontainerInit(tc.args, tc.pipe); got != tc.want {
-			t.Errorf("libcontainerInit(%q, %q) = %v, want %v", tc.args, tc.pipe, got, tc.want)
-		}
-	}
-}

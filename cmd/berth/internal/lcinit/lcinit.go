@@ -15,6 +15,7 @@ import (
 	"os"
 	"runtime/debug"
 
+	"github.com/berth-project/berth/internal/procrole"
 	"github.com/opencontainers/runc/libcontainer"
 	"golang.org/x/sys/unix"
 )
@@ -23,7 +24,7 @@ func init() {
 	// libcontainer re-executes berth as "berth init" to set up a container's process; its
 	// environment carries the pipes. Only then is "init" libcontainer's (a user may name a
 	// container "init").
-	if len(os.Args) > 1 && os.Args[1] == "init" && os.Getenv("_LIBCONTAINER_INITPIPE") != "" {
+	if procrole.LibcontainerInit(os.Args, os.Getenv("_LIBCONTAINER_INITPIPE")) {
 		// (internal/heapwarm has turned transparent huge pages back on, which the monitor
 		// runs without.)
 		armParentDeath()
