@@ -3,8 +3,11 @@ package image
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"path/filepath"
@@ -23,7 +26,9 @@ import (
 const maxParallelLayers = 8
 
 // layerJob is one layer to store: its blob is read once from open and, in the same pass,
-// verified into the content store and unpacked (after decompression) into the layer store.
+// verified against its digest and unpacked (after decompression) into the layer store. The blob
+// itself is not kept (as Docker's overlay2 store does not keep it): the layer store records the
+// tar so that save and push can make it again (storage.LayerTar).
 type layerJob struct {
 	index     int
 	blob      v1.Hash
@@ -40,10 +45,8 @@ func (j layerJob) record() layerRecord {
 		MediaType: string(j.mediaType), BlobSize: j.size}
 }
 
-// present tells whether the layer's blob and unpacked layer are both stored already.
-func (s *Store) present(j layerJob) bool {
-	return s.storage.HasLayer(j.chain) && s.storage.HasBlob(j.blob)
-}
+// present tells whether the layer is stored already.
+func (s *Store) present(j layerJob) bool { return s.storage.HasLayer(j.chain) }
 
 // storeLayers stores jobs in parallel (bounded), reporting progress to p. The first failure
 // cancels the others; nothing partial is left (storage only renames complete, verified content).
@@ -62,9 +65,9 @@ func (s *Store) storeLayers(ctx context.Context, jobs []layerJob, p progress) er
 }
 
 // storeLayer reads the layer's blob once, in one goroutine: every chunk read from the registry
-// goes to the blob writer (which hashes it and verifies the blob digest at the end) and on to
-// the decompressor feeding ApplyLayer (which verifies the diff ID). No pipes, no hand-offs: a
-// chunk is hashed, written and unpacked while it is still in the CPU's cache.
+// is hashed (to verify the blob digest at the end) and goes on to the decompressor feeding
+// ApplyLayer (which verifies the diff ID). No pipes, no hand-offs: a chunk is hashed and
+// unpacked while it is still in the CPU's cache.
 func (s *Store) storeLayer(ctx context.Context, j layerJob, p progress) error {
 	if trace.On() {
 		trace.Mark(fmt.Sprintf("pull: layer %d (%s) request", j.index, j.blob.Hex[:12]))
@@ -78,12 +81,11 @@ func (s *Store) storeLayer(ctx context.Context, j layerJob, p progress) error {
 	if trace.On() {
 		trace.Mark(fmt.Sprintf("pull: layer %d response", j.index))
 	}
-	bw, err := s.storage.NewBlobWriter(j.blob)
-	if err != nil {
-		return fmt.Errorf("layer %s: %w", j.blob, err)
+	src := &blobTee{r: body, p: p, index: j.index}
+	// An uncompressed blob (loaded or imported) is its tar: ApplyLayer verifies it.
+	if j.blob != j.diffID {
+		src.d = sha256.New()
 	}
-	defer bw.Close()
-	src := &blobTee{r: body, w: bw, p: p, index: j.index}
 
 	var applyErr error
 	if !s.storage.HasLayer(j.chain) {
@@ -94,11 +96,10 @@ func (s *Store) storeLayer(ctx context.Context, j layerJob, p progress) error {
 		}
 		applyErr = err
 	}
-	// The rest of the blob (the compressor's trailer, or all of it when the layer was already
-	// unpacked, or what follows a broken tar, so that a corrupt blob is reported as such).
-	if !(applyErr != nil && bw.Stored()) {
-		_, _ = io.CopyBuffer(io.Discard, src, make([]byte, 64<<10))
-	}
+	// The rest of the blob (the compressor's trailer, or all of it when the layer was unpacked
+	// meanwhile by another berth, or what follows a broken tar, so that a corrupt blob is
+	// reported as such).
+	_, _ = io.CopyBuffer(io.Discard, src, make([]byte, 64<<10))
 	if src.err != nil {
 		return fmt.Errorf("download %s: %w", j.blob, src.err)
 	}
@@ -106,11 +107,11 @@ func (s *Store) storeLayer(ctx context.Context, j layerJob, p progress) error {
 		trace.Mark(fmt.Sprintf("pull: layer %d downloaded, unpacked, verified and synced", j.index))
 	}
 	p.update(j.index, stageDownloaded, 0)
-	if err := bw.Check(); err != nil {
-		if errors.Is(err, storage.ErrDigestMismatch) {
-			return fmt.Errorf("filesystem layer verification failed for digest %s: %w", j.blob, err)
+	if src.d != nil {
+		if got := hex.EncodeToString(src.d.Sum(nil)); got != j.blob.Hex {
+			return fmt.Errorf("filesystem layer verification failed for digest %s: %w: content has sha256:%s",
+				j.blob, storage.ErrDigestMismatch, got)
 		}
-		return fmt.Errorf("layer %s: %w", j.blob, err)
 	}
 	switch {
 	case errors.Is(applyErr, storage.ErrDigestMismatch):
@@ -119,26 +120,21 @@ func (s *Store) storeLayer(ctx context.Context, j layerJob, p progress) error {
 		return fmt.Errorf("layer %s: %w", j.blob, applyErr)
 	}
 	p.update(j.index, stageExtracted, 0)
-	if _, err := bw.Commit(); err != nil {
-		return fmt.Errorf("layer %s: %w", j.blob, err)
-	}
 	p.update(j.index, stageComplete, 0)
 	return nil
 }
 
-// maxBlobRead bounds one read of a blob (and so one write of it to the store). Big writes make
-// the kernel fill the page cache with large folios, taken from free memory that a VM's host may
-// have reclaimed and must back again: measured, 64 KiB writes cost less system time than 256 KiB
-// or 1 MiB ones (which doubled it), and the unpacked files are written in the inflater's 32 KiB
-// pieces for the same reason.
+// maxBlobRead bounds one read of a blob. Big writes make the kernel fill the page cache with
+// large folios, taken from free memory that a VM's host may have reclaimed and must back again:
+// measured, 64 KiB writes cost less system time than 256 KiB or 1 MiB ones (which doubled it),
+// and the unpacked files are written in the inflater's 32 KiB pieces for the same reason.
 const maxBlobRead = 64 << 10
 
-// blobTee reads a blob from the registry, handing every chunk read to the blob writer and
-// counting it as progress. A read error (other than EOF) is kept in err; a write error of the
-// blob writer ends the stream with that error.
+// blobTee reads a blob from the registry, hashing every chunk read (when d is set) and counting
+// it as progress. A read error (other than EOF) is kept in err.
 type blobTee struct {
 	r     io.Reader
-	w     *storage.BlobWriter
+	d     hash.Hash
 	p     progress
 	index int
 	err   error // the download's read error
@@ -150,8 +146,8 @@ func (t *blobTee) Read(b []byte) (int, error) {
 	}
 	n, err := t.r.Read(b)
 	if n > 0 {
-		if _, werr := t.w.Write(b[:n]); werr != nil {
-			return 0, werr
+		if t.d != nil {
+			t.d.Write(b[:n])
 		}
 		t.p.update(t.index, stageDownloading, int64(n))
 	}

@@ -3,11 +3,13 @@ package image
 import (
 	"archive/tar"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"time"
 
+	"github.com/berth-project/berth/storage"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -93,16 +95,12 @@ func (s *Store) Save(refs []string, w io.Writer) error {
 			written[cfgName] = true
 		}
 		m := archiveManifest{Config: cfgName, RepoTags: e.tags}
-		for _, l := range e.img.Layers {
-			file := l.Blob.Hex + layerExtension(l.MediaType)
-			m.Layers = append(m.Layers, file)
-			if written[file] {
-				continue
-			}
-			if err := s.writeBlobEntry(tw, l.Blob, file, now); err != nil {
+		for i, l := range e.img.Layers {
+			file, err := s.writeLayerEntry(tw, l, e.img.ChainIDs[i], written, now)
+			if err != nil {
 				return fmt.Errorf("save %s: %w", ids12(e.img.ID), err)
 			}
-			written[file] = true
+			m.Layers = append(m.Layers, file)
 		}
 		if m.RepoTags == nil {
 			m.RepoTags = []string{}
@@ -165,19 +163,34 @@ func writeTarFile(tw *tar.Writer, name string, data []byte, mtime time.Time) err
 	return err
 }
 
-func (s *Store) writeBlobEntry(tw *tar.Writer, h v1.Hash, name string, mtime time.Time) error {
-	size, err := s.storage.BlobSize(h)
-	if err != nil {
-		return err
+// writeLayerEntry writes layer l (chain ID chain) into the archive once and returns its file
+// name there: the uncompressed tar "<diff ID>.tar", made again from the layer store, as `docker
+// save` writes it; or, for a layer stored by an older berth, its stored blob as pulled.
+func (s *Store) writeLayerEntry(tw *tar.Writer, l LayerBlob, chain v1.Hash, written map[string]bool, mtime time.Time) (string, error) {
+	name := l.DiffID.Hex + ".tar"
+	if written[name] {
+		return name, nil
 	}
-	rc, err := s.storage.OpenBlob(h)
+	rc, size, err := s.storage.LayerTar(chain)
+	if errors.Is(err, storage.ErrNoTarMeta) && s.storage.HasBlob(l.Blob) {
+		name = l.Blob.Hex + layerExtension(l.MediaType)
+		if written[name] {
+			return name, nil
+		}
+		if size, err = s.storage.BlobSize(l.Blob); err == nil {
+			rc, err = s.storage.OpenBlob(l.Blob)
+		}
+	}
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer rc.Close()
 	if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: size, ModTime: mtime, Typeflag: tar.TypeReg}); err != nil {
-		return err
+		return "", err
 	}
-	_, err = io.CopyBuffer(tw, rc, make([]byte, 1<<20))
-	return err
+	if _, err := io.CopyBuffer(tw, rc, make([]byte, 1<<20)); err != nil {
+		return "", err
+	}
+	written[name] = true
+	return name, nil
 }

@@ -414,7 +414,7 @@ func TestSaveLoadImport(t *testing.T) {
 	assertClean(t, dst)
 
 	// Import the layer tar of the image as a new image.
-	rc, err := dst.storage.OpenBlob(got.Layers[0].Blob)
+	rc, _, err := dst.storage.LayerTar(got.ChainIDs[0])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -529,7 +529,7 @@ func TestLoadLegacyArchive(t *testing.T) {
 	push(t, host+"/a:v1", randomImage(t, 1))
 	src := newStore(t)
 	img, _ := pull(t, src, host+"/a:v1")
-	rc, err := src.storage.OpenBlob(img.Layers[0].Blob)
+	rc, _, err := src.storage.LayerTar(img.ChainIDs[0])
 	if err != nil {
 		t.Fatal(err)
 	}

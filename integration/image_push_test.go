@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -31,6 +32,28 @@ func TestImagePush(t *testing.T) {
 	if got := strings.TrimSpace(other.MustRun("images", "-q", "--no-trunc", dst)); got != id {
 		t.Errorf("pushed image pulled back as %s, want %s", got, id)
 	}
+	// berth keeps no layer blobs (the layers' tars are made again and compressed for a registry
+	// that lacks them): pushed back where it came from, the image keeps its blobs and manifest.
+	if blobs, _ := filepath.Glob(filepath.Join(env.Root, "blobs", "sha256", "*")); len(blobs) != 2 {
+		t.Errorf("blobs stored for one image: %v (want its config and manifest only)", blobs)
+	}
+	again := strings.SplitN(layered, ":", 3)
+	back := strings.Join(again[:2], ":") + ":again"
+	env.MustRun("tag", layered, back)
+	out = env.MustRun("push", back)
+	pulledDigest := strings.TrimSpace(env.MustRun("image", "inspect", "-f", "{{index .RepoDigests 0}}", layered))
+	if strings.Contains(out, ": Pushed") || !strings.HasSuffix(strings.TrimSpace(out), "again: digest: "+pulledDigest[strings.Index(pulledDigest, "@")+1:]+" size: "+lastField(out)) {
+		t.Errorf("push back to the origin (pulled as %s):\n%s", pulledDigest, out)
+	}
 	oneLineError(t, env.MustFail("push", srv.Addr+"/absent:v1"), 1, "An image does not exist locally with the tag: "+srv.Addr+"/absent")
 	oneLineError(t, env.MustFail("push", "Bad/Ref"), 1, "invalid reference format")
+}
+
+// lastField returns the last space-separated word of out.
+func lastField(out string) string {
+	f := strings.Fields(out)
+	if len(f) == 0 {
+		return ""
+	}
+	return f[len(f)-1]
 }

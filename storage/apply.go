@@ -39,9 +39,10 @@ const (
 // refused; absolute names are taken relative to dir; every parent folder is resolved inside dir
 // as the container would see it (symlinks, absolute or chained, are followed with dir as "/"),
 // and the entry itself is never followed: an existing symlink is replaced, not written through.
-func Apply(dir string, r io.Reader) (int64, error) { return apply(dir, r, false) }
+func Apply(dir string, r io.Reader) (int64, error) { return apply(dir, r, false, nil) }
 
-func apply(dir string, r io.Reader, writeback bool) (int64, error) {
+// apply is Apply; rec, when set, is the reader r (or reads from it) and records the tar.
+func apply(dir string, r io.Reader, writeback bool, rec *tarRecorder) (int64, error) {
 	root, err := filepath.Abs(dir)
 	if err != nil {
 		return 0, err
@@ -52,6 +53,7 @@ func apply(dir string, r io.Reader, writeback bool) (int64, error) {
 		buf:       make([]byte, 1<<20),
 		isRoot:    os.Geteuid() == 0,
 		writeback: writeback,
+		rec:       rec,
 	}
 	tr := tar.NewReader(r)
 	for {
@@ -88,6 +90,8 @@ type applier struct {
 	isRoot   bool
 	// writeback starts disk writes of big files early, for a caller that syncs at the end.
 	writeback bool
+	// rec records the tar for LayerTar (nil: not recorded).
+	rec *tarRecorder
 }
 
 type dirMeta struct {
@@ -132,6 +136,22 @@ func (a *applier) parent(name string) (string, error) {
 	}
 	a.dirs[dir] = rel
 	return rel, nil
+}
+
+// rel is the inverse of abs.
+func (a *applier) rel(p string) string { return strings.TrimPrefix(p, a.root+"/") }
+
+// sparse tells whether hdr is a sparse file (GNU or PAX form).
+func sparse(hdr *tar.Header) bool {
+	if hdr.Typeflag == tar.TypeGNUSparse {
+		return true
+	}
+	for k := range hdr.PAXRecords {
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return true
+		}
+	}
+	return false
 }
 
 func (a *applier) abs(rel string) string {
@@ -298,6 +318,12 @@ func (a *applier) removeExisting(p string) error {
 	if err := unix.Lstat(p, &st); err != nil {
 		return err
 	}
+	if a.rec != nil {
+		moved, err := a.rec.evict(a.rel(p), st.Mode&unix.S_IFMT == unix.S_IFDIR)
+		if moved || err != nil {
+			return err
+		}
+	}
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFDIR:
 		a.replaced = true
@@ -342,8 +368,16 @@ func (a *applier) file(p string, hdr *tar.Header, tr *tar.Reader) error {
 	f := os.NewFile(uintptr(fd), p)
 	defer f.Close()
 	if hdr.Size > 0 {
+		// The content of a sparse file is not what the tar holds: recorded as raw bytes.
+		record := a.rec != nil && !sparse(hdr)
+		if record {
+			a.rec.beginFile(a.rel(p))
+		}
 		if _, err := io.CopyBuffer(&earlyWriter{f: f, enabled: a.writeback}, tr, a.buf); err != nil {
 			return err
+		}
+		if record {
+			a.rec.endFile()
 		}
 	}
 	if err := f.Close(); err != nil {

@@ -157,12 +157,17 @@ func (s *Store) applyInto(tmp string, parent, diffID, chainID v1.Hash, r io.Read
 	}
 	d := sha256.New()
 	br := bufio.NewReaderSize(io.TeeReader(r, d), 1<<20)
-	size, err := apply(diff, br, !s.NoSync)
+	rec, err := newTarRecorder(br, tmp)
 	if err != nil {
 		return nil, err
 	}
+	size, err := apply(diff, rec, !s.NoSync, rec)
+	if err != nil {
+		rec.abort()
+		return nil, err
+	}
 	// The digest covers the whole stream, including padding after the end-of-archive blocks.
-	if _, err := io.CopyBuffer(io.Discard, br, make([]byte, 64<<10)); err != nil {
+	if err := rec.finish(); err != nil {
 		return nil, err
 	}
 	if got := hexSum(d); got != diffID.Hex {
