@@ -135,8 +135,7 @@ func TestContainerIdleMonitorRestartAndRm(t *testing.T) {
 }
 
 // The idle loop holds a container's published ports and serves their IPv6 side (a proxy, as the
-// Go monitor does): the port stays taken, and answers on ::1 and 127.0.0.1. A container with
-// stdin keeps its Go monitor.
+// Go monitor does): the port stays taken, and answers on ::1 and 127.0.0.1.
 func TestContainerIdleMonitorPorts(t *testing.T) {
 	env := harness.New(t)
 	img := env.Pull("busybox")
@@ -147,7 +146,6 @@ func TestContainerIdleMonitorPorts(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := strings.TrimSpace(env.MustRun(append([]string{"run", "-d", "-p", strconv.Itoa(free) + ":80", img}, httpdCmd("idle")...)...))
-	si := strings.TrimSpace(env.MustRun("run", "-d", "-i", "--network", "none", img, "sleep", "100"))
 	waitIdle(t, env, id)
 	port := strings.TrimSpace(env.MustRun("inspect", "-f", `{{(index (index .NetworkSettings.Ports "80/tcp") 0).HostPort}}`, id))
 	for _, host := range []string{"127.0.0.1", "[::1]"} {
@@ -163,9 +161,54 @@ func TestContainerIdleMonitorPorts(t *testing.T) {
 	env.MustRun("stop", "-t", "1", id)
 	env.MustRun("start", id)
 	netWaitGet(t, "http://[::1]:"+port+"/", "idle\n")
-	if args := cmdline(t, monitorPid(t, env, si)); len(args) < 2 || args[1] != "__berth-monitor" {
-		t.Errorf("monitor of a container with stdin: %q, want the Go monitor", args)
+	env.MustRun("rm", "-f", id)
+	env.CheckNoLeaks()
+}
+
+// Containers with stdin (-i) or a terminal (-t) go idle too: the idle loop passes an attached
+// client's input to the container's stdin (closing it at the client's end with StdinOnce, ^D
+// on a terminal), its window size to the terminal, and serves detaching; the output of a
+// terminal is logged as stdout.
+func TestContainerIdleMonitorStdinAndTerminal(t *testing.T) {
+	env := harness.New(t)
+	img := env.Pull("busybox")
+	tty := strings.TrimSpace(env.MustRun("run", "-dit", "--network", "none", img, "sh"))
+	// create -i: StdinOnce, the attached client's end of input closes the container's stdin.
+	once := strings.TrimSpace(env.MustRun("create", "-i", "--network", "none", img, "cat"))
+	env.MustRun("start", once)
+	mon := waitIdle(t, env, tty)
+	if rss := rssKB(t, mon); rss > 3*1024 {
+		t.Errorf("idle monitor of a terminal: RSS %d kB, want <= 3 MB", rss)
 	}
-	env.MustRun("rm", "-f", id, si)
+	waitIdle(t, env, once)
+
+	a := env.StartPTY("attach", tty)
+	if err := a.Resize(33, 111); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	a.Write("stty size; echo tty-$((40+2))\r")
+	if !a.WaitOutput("tty-42", 10*time.Second) || !strings.Contains(a.Output(), "33 111") {
+		t.Fatalf("attach to the idle terminal: %q", a.Output())
+	}
+	a.Write("\x10\x11")
+	if r := a.Wait(10 * time.Second); r.Code != 0 {
+		t.Errorf("detach: %s", r)
+	}
+	if pid := waitIdle(t, env, tty); pid != mon {
+		t.Errorf("the idle monitor %d was replaced by %d", mon, pid)
+	}
+	if logs := env.MustRun("logs", tty); !strings.Contains(logs, "tty-42") {
+		t.Errorf("terminal output not logged: %q", logs)
+	}
+
+	r := env.RunWithStdin(strings.NewReader("once-data\n"), "attach", once)
+	if r.Code != 0 || r.Stdout != "once-data\n" {
+		t.Errorf("attach with stdin to the idle loop: %s", r)
+	}
+	if st := strings.TrimSpace(env.MustRun("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", once)); st != "exited 0" {
+		t.Errorf("cat after its stdin closed: %s", st)
+	}
+	env.MustRun("rm", "-f", tty, once)
 	env.CheckNoLeaks()
 }

@@ -82,6 +82,12 @@ func (m *monitor) pumpPipes(wg *sync.WaitGroup) {
 	go m.hub.pump(m.errR, "stderr", wg)
 }
 
+// pumpConsole copies the container's terminal (-t) into the log and to the clients.
+func (m *monitor) pumpConsole(wg *sync.WaitGroup) {
+	wg.Add(1)
+	go m.hub.pump(m.hub.console, "stdout", wg)
+}
+
 // MonitorMain is the entry point of a monitor process (see MonitorArg). It returns the exit code.
 func MonitorMain(args []string) int {
 	trace.Mark("monitor main")

@@ -26,11 +26,11 @@ const (
 )
 
 // idleEligible tells whether the idle loop can look after the container now: it copies output
-// to the log and to attach clients that come later, holds the published ports and serves their
-// IPv6 proxies, nothing else (no stdin, no terminal), and takes over no client.
+// (pipes, or the terminal of -t) to the log and to attach clients that come later, passes their
+// input to the container's stdin (-i) and their resizes to its terminal, holds the published
+// ports and serves their IPv6 proxies; it takes over no client.
 func (m *monitor) idleEligible() bool {
-	if m.proc == nil || m.outR == nil || m.errR == nil || m.hub.log == nil || m.rec.Config == nil ||
-		m.rec.Config.Tty || m.rec.Config.OpenStdin {
+	if m.proc == nil || m.hub.log == nil || m.rec.Config == nil {
 		return false
 	}
 	if _, ok := m.ln.(*net.UnixListener); !ok {
@@ -38,7 +38,68 @@ func (m *monitor) idleEligible() bool {
 	}
 	m.hub.mu.Lock()
 	defer m.hub.mu.Unlock()
+	if m.rec.Config.Tty {
+		if m.hub.console == nil {
+			return false
+		}
+	} else if m.outR == nil || m.errR == nil {
+		return false
+	}
+	if m.hub.stdin != nil {
+		if _, ok := m.hub.stdin.(*os.File); !ok {
+			return false
+		}
+	}
 	return len(m.hub.clients) == 0
+}
+
+// idleStreams are the descriptors the idle loop takes over, -1 for none.
+type idleStreams struct {
+	out, err, in int
+	tty          bool
+}
+
+// stopPumps stops the output pumps where they are (a partial line goes to the log; what the
+// container writes meanwhile waits in the pipe or terminal) and returns what the idle loop is
+// to take over, or false when a pump cannot be stopped.
+func (m *monitor) stopPumps() (idleStreams, bool) {
+	now := time.Now()
+	s := idleStreams{out: -1, err: -1, in: -1}
+	h := m.hub
+	h.mu.Lock()
+	console, stdin := h.console, h.stdin
+	h.mu.Unlock()
+	if console != nil {
+		if console.SetReadDeadline(now) != nil {
+			return s, false
+		}
+	} else {
+		m.outR.SetReadDeadline(now)
+		m.errR.SetReadDeadline(now)
+	}
+	waitPumps(m.pumps, time.Second)
+	if console != nil {
+		s.out, s.tty = int(console.Fd()), true
+	} else {
+		s.out, s.err = int(m.outR.Fd()), int(m.errR.Fd())
+	}
+	if f, ok := stdin.(*os.File); ok && f != nil {
+		s.in = int(f.Fd())
+	}
+	return s, true
+}
+
+// restartPumps undoes stopPumps.
+func (m *monitor) restartPumps() {
+	m.pumps = &sync.WaitGroup{}
+	if m.hub.console != nil {
+		m.hub.console.SetReadDeadline(time.Time{})
+		m.pumpConsole(m.pumps)
+		return
+	}
+	m.outR.SetReadDeadline(time.Time{})
+	m.errR.SetReadDeadline(time.Time{})
+	m.pumpPipes(m.pumps)
 }
 
 // waitExitOrIdle waits, without collecting it, until the container's process exits (false) or
@@ -83,12 +144,11 @@ func (m *monitor) waitExitOrIdle() bool {
 // made, with the pumps and the attach socket working again.
 func (m *monitor) goIdle() {
 	ul := m.ln.(*net.UnixListener)
-	// The pumps stop where they are (a partial line goes to the log); the pipes keep what the
-	// container writes meanwhile.
-	now := time.Now()
-	m.outR.SetReadDeadline(now)
-	m.errR.SetReadDeadline(now)
-	waitPumps(m.pumps, time.Second)
+	streams, ok := m.stopPumps()
+	if !ok {
+		m.restartPumps()
+		return
+	}
 	ul.SetUnlinkOnClose(false)
 	lf, err := ul.File()
 	if err == nil {
@@ -102,10 +162,7 @@ func (m *monitor) goIdle() {
 			}
 			lf.Close()
 		}
-		m.outR.SetReadDeadline(time.Time{})
-		m.errR.SetReadDeadline(time.Time{})
-		m.pumps = &sync.WaitGroup{}
-		m.pumpPipes(m.pumps)
+		m.restartPumps()
 	}
 	if err != nil || !m.idleEligible() { // a client came in meanwhile
 		resume()
@@ -125,17 +182,17 @@ func (m *monitor) goIdle() {
 		}
 	}
 	pid, _ := m.proc.Pid()
-	fds := []uintptr{m.outR.Fd(), m.errR.Fd(), lf.Fd(), m.hub.log.f.Fd()}
-	for _, fd := range fds {
-		unix.FcntlInt(fd, unix.F_SETFD, 0)
-	}
-	notified := 0
-	if m.notified {
-		notified = 1
+	var fds []uintptr
+	for _, fd := range []int{streams.out, streams.err, streams.in, int(lf.Fd()), int(m.hub.log.f.Fd())} {
+		if fd >= 0 {
+			unix.FcntlInt(uintptr(fd), unix.F_SETFD, 0)
+			fds = append(fds, uintptr(fd))
+		}
 	}
 	// ports last: its list is separated by semicolons.
-	env := append(monitorEnv(), fmt.Sprintf("BERTH_IDLE=pid=%d,out=%d,err=%d,listen=%d,log=%d,delay=%d,notified=%d,ports=%s",
-		pid, fds[0], fds[1], fds[2], fds[3], m.delay, notified, strings.Join(ports, ";")))
+	env := append(monitorEnv(), fmt.Sprintf("BERTH_IDLE=pid=%d,out=%d,err=%d,in=%d,tty=%d,once=%d,listen=%d,log=%d,delay=%d,notified=%d,ports=%s",
+		pid, streams.out, streams.err, streams.in, flag(streams.tty), flag(m.hub.stdinOnce), lf.Fd(), m.hub.log.f.Fd(),
+		m.delay, flag(m.notified), strings.Join(ports, ";")))
 	argv := []string{"berth", IdleMonitorArg, m.r.Layout.Root, m.r.Layout.RunRoot, m.id}
 	trace.Mark("monitor idle")
 	// The copy on the runroot's tmpfs maps in small pages: only what the loop touches is
@@ -283,6 +340,13 @@ func MonitorExited(args []string) int {
 	m.watchSignals()
 	if m.afterExit(spec.code, spec.finished) {
 		m.loop()
+	}
+	return 0
+}
+
+func flag(b bool) int {
+	if b {
+		return 1
 	}
 	return 0
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -283,7 +284,28 @@ func (h *hub) resize(height, width uint16) {
 	if h.console == nil || height == 0 || width == 0 {
 		return
 	}
-	unix.IoctlSetWinsize(int(h.console.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: height, Col: width})
+	// Not Fd(): it would turn the console blocking, and its pump's reads then no longer stop
+	// at a deadline (the idle hand-over needs them to).
+	if sc, err := h.console.SyscallConn(); err == nil {
+		sc.Control(func(fd uintptr) {
+			unix.IoctlSetWinsize(int(fd), unix.TIOCSWINSZ, &unix.Winsize{Row: height, Col: width})
+		})
+	}
+}
+
+// pollable returns f (closed) as a non-blocking file served by Go's poller, whose reads stop at
+// a deadline. A terminal's master received from the container's init is blocking.
+func pollable(f *os.File) (*os.File, error) {
+	fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 3)
+	f.Close()
+	if err != nil {
+		return nil, fmt.Errorf("console: %w", err)
+	}
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("console: %w", err)
+	}
+	return os.NewFile(uintptr(fd), "console"), nil
 }
 
 // accept registers a new connection after reading its hello.

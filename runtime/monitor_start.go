@@ -181,6 +181,9 @@ func (m *monitor) start(st *State, hello attachHello) (int, error) {
 	m.proc = p
 	if consoleParent != nil {
 		master, err := receiveConsole(consoleParent, p)
+		if err == nil {
+			master, err = pollable(master)
+		}
 		if err != nil {
 			return 125, err
 		}
@@ -190,8 +193,7 @@ func (m *monitor) start(st *State, hello attachHello) (int, error) {
 			m.hub.stdin = master
 		}
 		m.hub.mu.Unlock()
-		wg.Add(1)
-		go m.hub.pump(master, "stdout", &wg)
+		m.pumpConsole(&wg)
 	}
 	m.pumps = &wg
 	pid, _ := p.Pid()

@@ -35,6 +35,19 @@ done
 grep -E '^(Rss|Pss|Anonymous|Shared_Clean|Private_Clean)' /proc/$mon/smaps_rollup | tr -s ' ' | tr '\n' ' '; echo
 check "idle monitor RSS $rss kB < 3 MB" test "$rss" -lt 3072
 check "idle monitor runs the idle loop" sh -c "tr '\\0' ' ' < /proc/$mon/cmdline | grep -q '^berth __berth-idle /var/lib/berth /run/berth $id'"
+# Containers with a terminal or stdin go idle too; stdin reaches the container through the loop.
+tid=$(berth run -dit --network none busybox sh)
+cid=$(berth create -i --network none busybox cat)
+berth start "$cid" >/dev/null
+for i in $(seq 50); do
+	tmon=$(ps -o ppid= -p "$(berth inspect -f '{{.State.Pid}}' "$tid")" | tr -d ' ')
+	cmon=$(ps -o ppid= -p "$(berth inspect -f '{{.State.Pid}}' "$cid")" | tr -d ' ')
+	tr '\0' ' ' < /proc/$tmon/cmdline | grep -q '__berth-idle' && tr '\0' ' ' < /proc/$cmon/cmdline | grep -q '__berth-idle' && break
+	sleep 0.2
+done
+check "-it container's monitor idle" sh -c "tr '\\0' ' ' < /proc/$tmon/cmdline | grep -q '^berth __berth-idle'"
+check "stdin through the idle loop" sh -c "test \"\$(echo vm-data | berth attach $cid)\" = vm-data"
+berth rm -f "$tid" "$cid" >/dev/null
 check "seccomp program cached" sh -c 'ls /var/lib/berth/seccomp | grep -q .'
 # run's monitor starts before the CLI's Go runtime (earlymon) and then shows its container.
 check "monitor command line names its container" sh -c "tr '\\0' ' ' < /proc/$mon/cmdline | grep -q '^berth __berth-[a-z]* /var/lib/berth /run/berth $id'"

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -25,6 +26,11 @@
 #define LOG_SPLIT (16 * 1024)
 #define MAX_FRAME (1 << 20)
 #define FRAME_HELLO 'h'
+#define FRAME_STDIN 'i'
+#define FRAME_CLOSE 'c'
+#define FRAME_RESIZE 'r'
+/* Input for the container held while it does not read: past this, clients are not read. */
+#define STDIN_HIGH (1 << 20)
 
 #ifndef P_PIDFD
 #define P_PIDFD 3
@@ -64,7 +70,7 @@ struct stream {
 struct client {
 	int fd;
 	int active;
-	int out, err;
+	int out, err, stdin;
 	struct buf in;
 	long long hello_deadline; /* CLOCK_MONOTONIC ms */
 };
@@ -73,6 +79,11 @@ static struct stream streams[2];
 static struct client clients[MAX_CLIENTS];
 static int nclients;
 static int log_fd = -1;
+
+/* The container's stdin (-i): a pipe, or its terminal's master (-t), non-blocking; what the
+ * clients sent that it has not read yet; whether a client's end of input closes it (StdinOnce). */
+static int in_fd = -1, tty, stdin_once, close_in;
+static struct buf in_pending;
 
 /* The container's published ports: reserving sockets (kept open, untouched) and IPv6 proxies,
  * as network.Held serves them in the Go monitor. */
@@ -316,8 +327,68 @@ static void pump(struct stream *st) {
 	st->partial.len = len;
 }
 
-/* client_input reads a client's frames: its hello (which streams it wants), then whatever it
- * sends, which an idle monitor has no use for (no stdin, no terminal). */
+static void close_stdin(void) {
+	if (in_fd >= 0) {
+		close(in_fd);
+		in_fd = -1;
+	}
+	in_pending.len = 0;
+	close_in = 0;
+}
+
+/* flush_stdin writes what the container's stdin can take now. */
+static void flush_stdin(void) {
+	while (in_fd >= 0 && in_pending.len > 0) {
+		ssize_t k = write(in_fd, in_pending.p, in_pending.len);
+		if (k < 0 && errno == EINTR) {
+			continue;
+		}
+		if (k < 0 && errno == EAGAIN) {
+			return;
+		}
+		if (k <= 0) {
+			close_stdin(); /* the container closed its stdin (EPIPE) */
+			return;
+		}
+		memmove(in_pending.p, in_pending.p + k, in_pending.len - (size_t)k);
+		in_pending.len -= (size_t)k;
+	}
+	if (close_in && in_pending.len == 0) {
+		close_stdin();
+	}
+}
+
+/* frame acts on a frame of an attached client, as runtime's hub.serve does. */
+static void frame(struct client *c, char type, const unsigned char *p, uint32_t len) {
+	switch (type) {
+	case FRAME_STDIN:
+		if (c->stdin && in_fd >= 0 && !close_in) {
+			buf_add(&in_pending, p, len);
+		}
+		break;
+	case FRAME_CLOSE:
+		if (c->stdin && stdin_once && in_fd >= 0) {
+			if (tty) {
+				buf_add(&in_pending, "\x04", 1); /* ^D: end of input on a terminal */
+			} else {
+				close_in = 1;
+			}
+		}
+		break;
+	case FRAME_RESIZE:
+		if (tty && in_fd >= 0 && len == 4) {
+			struct winsize ws = {.ws_row = (unsigned short)(p[0] << 8 | p[1]),
+				.ws_col = (unsigned short)(p[2] << 8 | p[3])};
+			if (ws.ws_row != 0 && ws.ws_col != 0) {
+				ioctl(in_fd, TIOCSWINSZ, &ws);
+			}
+		}
+		break;
+	}
+}
+
+/* client_input reads a client's frames: its hello (which streams it wants), then its input for
+ * the container's stdin, the end of it, and its terminal's size. */
 static void client_input(int i) {
 	struct client *c = &clients[i];
 	char tmp[4096];
@@ -349,8 +420,11 @@ static void client_input(int i) {
 			buf_add(&hello, "", 1);
 			c->out = strstr(hello.p, "\"Stdout\":true") != NULL;
 			c->err = strstr(hello.p, "\"Stderr\":true") != NULL;
+			c->stdin = strstr(hello.p, "\"Stdin\":true") != NULL;
 			c->active = 1;
 			free(hello.p);
+		} else {
+			frame(c, (char)h[0], (unsigned char *)c->in.p + 5, len);
 		}
 		memmove(c->in.p, c->in.p + 5 + len, c->in.len - 5 - len);
 		c->in.len -= 5 + len;
@@ -504,6 +578,19 @@ void berth_idle(int argc, char **argv) {
 	    !env_int(spec, "err", &err) || !env_int(spec, "listen", &lfd) || !env_int(spec, "log", &lg)) {
 		_exit(125);
 	}
+	long long in = -1, is_tty = 0, once = 0;
+	env_int(spec, "in", &in);
+	env_int(spec, "tty", &is_tty);
+	env_int(spec, "once", &once);
+	tty = is_tty == 1;
+	stdin_once = once == 1;
+	if (in >= 0) {
+		/* On a terminal stdin is the output's descriptor: one of its own, which the end of
+		 * the output does not close. */
+		in_fd = in == out ? fcntl((int)in, F_DUPFD_CLOEXEC, 3) : (int)in;
+		fcntl(in_fd, F_SETFD, FD_CLOEXEC);
+		fcntl(in_fd, F_SETFL, fcntl(in_fd, F_GETFL) | O_NONBLOCK);
+	}
 	env_int(spec, "delay", &delay);
 	env_int(spec, "notified", &notified);
 	signal(SIGPIPE, SIG_IGN);
@@ -517,7 +604,9 @@ void berth_idle(int argc, char **argv) {
 	streams[0] = (struct stream){.fd = (int)out, .name = "stdout", .frame = '1'};
 	streams[1] = (struct stream){.fd = (int)err, .name = "stderr", .frame = '2'};
 	for (int i = 0; i < 2; i++) {
-		fcntl(streams[i].fd, F_SETFD, FD_CLOEXEC);
+		if (streams[i].fd >= 0) {
+			fcntl(streams[i].fd, F_SETFD, FD_CLOEXEC);
+		}
 	}
 	fcntl(log_fd, F_SETFD, FD_CLOEXEC);
 	parse_ports(spec);
@@ -536,8 +625,12 @@ void berth_idle(int argc, char **argv) {
 		if (exited && ((streams[0].fd < 0 && streams[1].fd < 0) || mono_ms() >= drain_until)) {
 			break;
 		}
-		int p_idx = -1, l_idx = nf;
+		int p_idx = -1, l_idx = nf, i_idx = -1;
 		fds[nf++] = (struct pollfd){.fd = (int)lfd, .events = POLLIN};
+		if (in_fd >= 0 && in_pending.len > 0) {
+			i_idx = nf;
+			fds[nf++] = (struct pollfd){.fd = in_fd, .events = POLLOUT};
+		}
 		if (!exited) {
 			p_idx = nf;
 			fds[nf++] = (struct pollfd){.fd = pidfd, .events = POLLIN};
@@ -572,7 +665,10 @@ void berth_idle(int argc, char **argv) {
 		int c0 = nf;
 		long long now = mono_ms(), timeout = -1;
 		for (int i = 0; i < nclients; i++) {
-			fds[nf++] = (struct pollfd){.fd = clients[i].fd, .events = POLLIN};
+			/* Input waiting for the container holds the clients back, as a blocked write
+			 * holds the Go monitor's. */
+			short ev = in_pending.len >= STDIN_HIGH ? 0 : POLLIN;
+			fds[nf++] = (struct pollfd){.fd = clients[i].fd, .events = ev};
 			if (!clients[i].active) {
 				long long left = clients[i].hello_deadline - now;
 				if (timeout < 0 || left < timeout) {
@@ -604,8 +700,12 @@ void berth_idle(int argc, char **argv) {
 					client_input(ci);
 				}
 			}
+			flush_stdin();
 			if (fds[l_idx].revents & POLLIN) {
 				accept_client((int)lfd);
+			}
+			if (i_idx >= 0 && fds[i_idx].revents != 0) {
+				flush_stdin();
 			}
 			/* Proxied connections from the last poll, newest first (drop_proxied moves the
 			 * last one). */
