@@ -21,6 +21,10 @@ func addContainerCommands(root *cobra.Command, cli *CLI) {
 	root.AddCommand(newRmCommand(cli, "rm"))
 	container.AddCommand(newRmCommand(cli, "rm", "remove"))
 
+	// Filesystem commands: commit, diff and export (commit.go), cp (cp.go).
+	addCommitCommands(root, container, cli)
+	addCopyCommands(root, container, cli)
+
 	root.AddCommand(container)
 
 	// --- runtime-observe commands (ps, inspect, top, stats, pause, unpause, rename, update,

@@ -60,6 +60,8 @@ func newRootCommand(cli *CLI) *cobra.Command {
 	addContainerCommands(root, cli)
 	addNetworkCommands(root, cli)
 	addVolumeCommands(root, cli)
+	addRegistryCommands(root, cli)
+	addBuildCommands(root, cli)
 	return root
 }
 
@@ -113,12 +115,17 @@ var hotCommands = map[string]func(*CLI) *cobra.Command{
 // 200 page faults (3 ms) on each start; TestCommandGroupsMatchFullTree keeps the list complete.
 func commandGroup(name string) func(*cobra.Command, *CLI) {
 	switch name {
-	case "system", "info":
+	case "system", "info", "events":
 		return addSystemCommands
 	case "image", "images", "pull", "push", "rmi", "tag", "history", "save", "load", "import":
 		return addImageCommands
-	case "container", "restart", "attach", "top", "stats", "pause", "unpause", "rename", "update":
+	case "container", "restart", "attach", "top", "stats", "pause", "unpause", "rename", "update",
+		"commit", "diff", "export", "cp":
 		return addContainerCommands
+	case "login", "logout", "search":
+		return addRegistryCommands
+	case "build":
+		return addBuildCommands
 	case "network", "port":
 		return addNetworkCommands
 	case "volume":

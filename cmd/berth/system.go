@@ -45,6 +45,7 @@ func addSystemCommands(root *cobra.Command, cli *CLI) {
 		RunE:  func(c *cobra.Command, args []string) error { return c.Help() },
 	}
 	sys.AddCommand(newInfoCommand(cli))
+	addEventsCommands(root, sys, cli) // events.go
 	root.AddCommand(newVersionCommand(cli), newInfoCommand(cli), sys)
 }
 
