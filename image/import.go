@@ -1,10 +1,7 @@
 package image
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,7 +10,6 @@ import (
 	"github.com/berth-project/berth/internal/errdefs"
 	"github.com/berth-project/berth/storage"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // ImportOptions tune Import.
@@ -54,18 +50,15 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (*I
 		return nil, fmt.Errorf("import: %w", err)
 	}
 	defer dr.Close()
-	d := sha256.New()
-	f, err := s.spool(io.TeeReader(dr, d))
+	layer, err := s.spoolLayer(func(w io.Writer) error {
+		_, err := io.CopyBuffer(w, dr, make([]byte, 1<<20))
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("import: reading %s: %w", opts.Source, err)
 	}
-	defer f.Close()
-	diffID := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(d.Sum(nil))}
-	size, err := f.Seek(0, io.SeekEnd)
-	if err != nil {
-		return nil, err
-	}
-	if size == 0 {
+	defer layer.Close()
+	if layer.size == 0 {
 		return nil, errdefs.Invalid("import: the tarball is empty")
 	}
 
@@ -80,37 +73,23 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (*I
 		OS:           platform.OS,
 		Created:      v1.Time{Time: now},
 		Config:       cfgCore,
-		RootFS:       v1.RootFS{Type: "layers", DiffIDs: []v1.Hash{diffID}},
+		RootFS:       v1.RootFS{Type: "layers", DiffIDs: []v1.Hash{layer.diffID}},
 		History:      []v1.History{{Created: v1.Time{Time: now}, Comment: msg}},
 	}
-	raw, err := configWithComment(&cfg, opts.Message)
+	job, err := s.storeSpooled(ctx, layer, v1.Hash{})
 	if err != nil {
-		return nil, err
-	}
-	cfgDigest, _, err := v1.SHA256(bytes.NewReader(raw))
-	if err != nil {
-		return nil, err
-	}
-	job := layerJob{blob: diffID, mediaType: types.DockerUncompressedLayer, size: size, diffID: diffID, chain: diffID,
-		open: func(context.Context) (io.ReadCloser, error) {
-			return io.NopCloser(io.NewSectionReader(f, 0, size)), nil
-		}}
-	if err := s.putBlob(cfgDigest, raw); err != nil {
 		return nil, fmt.Errorf("import: %w", err)
 	}
-	if !s.present(job) {
-		if err := s.storeLayers(ctx, []layerJob{job}, noProgress{}); err != nil {
-			return nil, fmt.Errorf("import: %w", err)
-		}
-	}
-	spec := commitSpec{ID: cfgDigest.String(), Layers: []layerRecord{job.record()}, Comment: opts.Message}
+	spec := commitSpec{Layers: []layerRecord{job.record()}, Comment: opts.Message}
 	if tag != "" {
 		spec.Tags = []string{tag}
 	}
-	if _, err := s.commit(&spec); err != nil {
+	img, err := s.recordImage(&cfg, opts.Message, &spec)
+	if err != nil {
 		return nil, fmt.Errorf("import: %w", err)
 	}
-	return s.Resolve(spec.ID)
+	s.idEvent("import", img)
+	return img, nil
 }
 
 // configWithComment marshals cfg with Docker's top-level "comment" field when there is one.

@@ -205,6 +205,7 @@ func (s *Store) storeLoaded(ctx context.Context, res *LoadResult, raw []byte, op
 		return "", err
 	}
 	res.Moved = append(res.Moved, spec.moved...)
+	s.imageEvent("load", spec.ID, spec.ID, cfg)
 	return spec.ID, nil
 }
 

@@ -68,6 +68,9 @@ func (s *Store) Pull(ctx context.Context, ref string, opts PullOptions) (*Image,
 		// A concurrent rmi removed a shared layer between unpacking and recording: once more.
 		img, err = s.pull(ctx, ref, opts)
 	}
+	if err == nil {
+		s.refEvent("pull", ref, img)
+	}
 	return img, err
 }
 
@@ -327,6 +330,9 @@ func selectManifest(raw []byte, platform v1.Platform) (v1.Hash, error) {
 
 // registryError rewords a registry failure as Docker's daemon does.
 func registryError(err error, fam string, plainHTTP bool) error {
+	if nb := noBasicAuthError(err); nb != nil {
+		return nb
+	}
 	var terr *transport.Error
 	if errors.As(err, &terr) {
 		for _, d := range terr.Errors {

@@ -66,7 +66,7 @@ func (s *Store) Push(ctx context.Context, ref string, opts PushOptions) (v1.Hash
 	reg := tag.Context().Registry
 	rt, err := transport.NewWithContext(ctx, reg, authFor(reg), httpTransport, []string{tag.Scope(transport.PushScope)})
 	if err != nil {
-		return v1.Hash{}, registryError(err, fam, insecure)
+		return v1.Hash{}, pushError(err, fam, insecure)
 	}
 	client := &http.Client{Transport: rt}
 	layers, err := s.pushLayers(ctx, client, tag.Context(), img)
@@ -86,7 +86,7 @@ func (s *Store) Push(ctx context.Context, ref string, opts PushOptions) (v1.Hash
 		return v1.Hash{}, fmt.Errorf("push %s: %w", fam, err)
 	}
 	if err := remote.Write(tag, si, remote.WithContext(ctx), remote.WithTransport(rt)); err != nil {
-		return v1.Hash{}, registryError(err, fam, insecure)
+		return v1.Hash{}, pushError(err, fam, insecure)
 	}
 	for i := len(layers) - 1; i >= 0; i-- {
 		status := "Pushed"
@@ -111,6 +111,7 @@ func (s *Store) Push(ctx context.Context, ref string, opts PushOptions) (v1.Hash
 		}
 		return nil
 	})
+	s.refEvent("push", fam, img)
 	return d, err
 }
 

@@ -36,6 +36,7 @@ type RemoveOptions struct {
 func (s *Store) Remove(ref string, opts RemoveOptions) ([]imagetypes.DeleteResponse, error) {
 	var out []imagetypes.DeleteResponse
 	var doomed *record
+	img, _ := s.Resolve(ref) // for the events: the image's ID and labels before it goes
 	err := s.updateThen(func(ix *index) error {
 		r, err := ix.find(ref)
 		if err != nil {
@@ -95,6 +96,9 @@ func (s *Store) Remove(ref string, opts RemoveOptions) ([]imagetypes.DeleteRespo
 		out = append(out, deleted...)
 		return err
 	})
+	if img != nil {
+		s.removeEvents(img.ID, img.Config, out)
+	}
 	return out, err
 }
 
@@ -282,6 +286,9 @@ func (s *Store) Prune(opts PruneOptions) ([]imagetypes.DeleteResponse, int64, er
 		}
 		return nil
 	})
+	for _, r := range doomed {
+		s.pruneEvents(r)
+	}
 	return out, reclaimed, err
 }
 

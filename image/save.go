@@ -133,7 +133,13 @@ func (s *Store) Save(refs []string, w io.Writer) error {
 			return err
 		}
 	}
-	return tw.Close()
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	for _, id := range order {
+		s.idEvent("save", entries[id].img)
+	}
+	return nil
 }
 
 func ids12(id string) string {

@@ -25,6 +25,10 @@ import (
 // Reads need no lock (images.json is replaced atomically); every change holds the store-wide
 // index lock root/.index.lock, the same lock the runtime takes for container names.
 type Store struct {
+	// EventsRunRoot is the runroot whose event journal (internal/events) records what the
+	// store does to images (pull, tag, delete…); "" records nothing.
+	EventsRunRoot string
+
 	root    string
 	storage *storage.Store
 }
@@ -506,7 +510,7 @@ func (s *Store) Tag(source, target string) error {
 		return errdefs.Invalid("refusing to create a tag with a digest reference")
 	}
 	fam := familiar(tr)
-	return s.update(func(ix *index) error {
+	err = s.update(func(ix *index) error {
 		r, err := ix.find(source)
 		if err != nil {
 			return err
@@ -514,4 +518,11 @@ func (s *Store) Tag(source, target string) error {
 		ix.setTag(r, fam, time.Now().UTC())
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	if img, err := s.Resolve(fam); err == nil {
+		s.imageEvent("tag", img.ID, fam, img.Config)
+	}
+	return nil
 }

@@ -244,6 +244,7 @@ func (s *Store) Attach(req AttachRequest) (ep *Endpoint, err error) {
 	if !n.IsDefaultBridge() {
 		s.refreshPeers(n, req.ContainerID)
 	}
+	s.event(n, "connect", map[string]string{"container": req.ContainerID})
 	return ep, nil
 }
 
@@ -300,6 +301,7 @@ func (s *Store) detach(containerID, network string, deleteVeth bool) error {
 		return nil
 	}
 	err = s.releaseLease(lease, deleteVeth)
+	s.event(n, "disconnect", map[string]string{"container": containerID})
 	if !n.IsDefaultBridge() {
 		s.refreshPeers(n, "")
 	}

@@ -118,6 +118,7 @@ func (s *Store) Create(o CreateOptions) (*Network, error) {
 		deleteBridge(n)
 		return nil, err
 	}
+	s.event(n, "create", nil)
 	return n, nil
 }
 
@@ -156,6 +157,7 @@ func (s *Store) Remove(nameOrID string) error {
 	removeFile(s.leasesPath(n.Name))
 	removeFile(s.lockPath(n.Name))
 	removeTableIfUnused()
+	s.event(n, "destroy", nil)
 	return nil
 }
 

@@ -189,6 +189,7 @@ func (r *Runtime) Create(opts CreateOptions) (*Container, error) {
 		releaseMounts(r.Layout, rec, true)
 		return fail(err)
 	}
+	r.event(rec, "create", nil)
 	return &Container{Record: *rec, State: *st}, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/berth-project/berth/internal/errdefs"
+	"github.com/berth-project/berth/internal/ids"
 	"github.com/berth-project/berth/internal/trace"
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/opencontainers/runc/libcontainer/configs"
@@ -70,6 +71,8 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 	if len(o.Cmd) == 0 {
 		return -1, errdefs.Invalid("exec: no command specified")
 	}
+	execAttrs := map[string]string{"execID": ids.NewID()}
+	r.event(&c.Record, execAction("exec_create", o.Cmd), execAttrs)
 	userSpec := o.User
 	if userSpec == "" {
 		userSpec = c.Config.User
@@ -145,6 +148,7 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 	}
 	trace.Mark("exec: container loaded")
 	trace.Mark("exec: libcontainer run")
+	r.event(&c.Record, execAction("exec_start", o.Cmd), execAttrs)
 	runErr := loaded.lc.Run(p)
 	trace.Mark("exec: process runs")
 	for _, f := range closeAfter {
@@ -155,6 +159,7 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 			consoleParent.Close()
 		}
 		code, msg := startErrorCode(runErr)
+		r.execDieEvent(&c.Record, execAttrs, code)
 		return code, &StartError{Code: code, Msg: msg}
 	}
 	if o.Detach {
@@ -185,11 +190,13 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 	if err != nil && ps == nil {
 		var ee interface{ ExitCode() int }
 		if errors.As(err, &ee) {
+			r.execDieEvent(&c.Record, execAttrs, ee.ExitCode())
 			return ee.ExitCode(), nil
 		}
 		return -1, fmt.Errorf("exec: %w", err)
 	}
 	wg.Wait()
+	r.execDieEvent(&c.Record, execAttrs, exitCode(ps))
 	return exitCode(ps), nil
 }
 

@@ -85,6 +85,7 @@ func (r *Runtime) Kill(id string, sig unix.Signal) error {
 	if _, err := r.markStopped(c.ID); err != nil {
 		return err
 	}
+	r.killEvent(&c.Record, sig) // before the signal, so that it comes before the monitor's die
 	if err := unix.Kill(c.Pid, sig); err != nil && !errors.Is(err, unix.ESRCH) {
 		return fmt.Errorf("cannot kill container: %s: %w", id, err)
 	}
@@ -139,6 +140,7 @@ func (r *Runtime) Stop(id string, timeout *int) error {
 		return err
 	}
 	if Alive(c.Pid, c.PidStart) {
+		r.killEvent(&c.Record, sig)
 		unix.Kill(c.Pid, sig)
 		if c.Status == StatusPaused {
 			thaw(id)
@@ -146,11 +148,16 @@ func (r *Runtime) Stop(id string, timeout *int) error {
 		if t < 0 {
 			waitProcess(c.Pid, c.PidStart, -1)
 		} else if !waitProcess(c.Pid, c.PidStart, time.Duration(t)*time.Second) {
+			r.killEvent(&c.Record, unix.SIGKILL)
 			unix.Kill(c.Pid, unix.SIGKILL)
 			thaw(id)
 		}
 	}
-	return r.waitStopped(id, 30*time.Second)
+	if err := r.waitStopped(id, 30*time.Second); err != nil {
+		return err
+	}
+	r.event(&c.Record, "stop", nil)
+	return nil
 }
 
 // Restart stops the container (if running) and starts it again.
@@ -162,7 +169,9 @@ func (r *Runtime) Restart(id string, timeout *int) error {
 	if err := r.Stop(c.ID, timeout); err != nil {
 		return err
 	}
-	_, _, err = r.Start(c.ID, StartOptions{})
+	if _, _, err = r.Start(c.ID, StartOptions{}); err == nil {
+		r.event(&c.Record, "restart", nil)
+	}
 	return err
 }
 

@@ -330,6 +330,7 @@ func (m *monitor) afterExit(code int, finished time.Time) bool {
 	st.Pid, st.PidStart = 0, 0
 	if !restart {
 		m.cleanup(st)
+		m.r.dieEvents(m.rec, st, ranFor)
 		trace.Mark("cleaned up")
 		st.Status = StatusExited
 		st.MonitorPid, st.MonitorStart = 0, 0
@@ -367,6 +368,7 @@ func (m *monitor) afterExit(code int, finished time.Time) bool {
 		destroyLibcontainer(m.r.Layout, m.id)
 	}
 	teardownNetwork(m.r.Layout, m.rec, st)
+	m.r.dieEvents(m.rec, st, ranFor)
 	m.r.SaveState(m.id, st)
 	l.Release()
 	if !m.notified {

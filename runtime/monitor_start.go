@@ -208,5 +208,6 @@ func (m *monitor) start(st *State, hello attachHello) (int, error) {
 	st.OOMKilled = false
 	st.StartedAt = now
 	st.ManuallyStopped = false
+	m.r.event(rec, "start", nil)
 	return 0, nil
 }

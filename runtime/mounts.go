@@ -19,6 +19,16 @@ import (
 // This file is the seam between the container life cycle and package volume. Owned by the volume
 // work.
 
+// openVolumes opens the volume store of l's root, recording its volume events in l's runroot.
+func (l Layout) openVolumes() (*volume.Store, error) {
+	store, err := volume.Open(l.Root)
+	if err != nil {
+		return nil, err
+	}
+	store.EventsRunRoot = l.RunRoot
+	return store, nil
+}
+
 // planMounts is called once at create, after rec.Config and rec.HostConfig are filled (Binds,
 // Mounts, Tmpfs, VolumesFrom) and the image's VOLUME entries are known: it creates named and
 // anonymous volumes and fills rec.Mounts in Docker's inspect form.
@@ -32,7 +42,7 @@ import (
 // does once config.json names the volumes: until then a concurrent `volume prune` or `volume rm`
 // would see them unused. A container without volumes takes no lock.
 func planMounts(l Layout, rec *Record, imageVolumes map[string]struct{}) (unlock func(), err error) {
-	store, err := volume.Open(l.Root)
+	store, err := l.openVolumes()
 	if err != nil {
 		return nil, err
 	}
@@ -300,7 +310,7 @@ func ownDestinations(rec *Record) map[string]bool {
 // asked for; volumes are binds of their data folder (or of their local-driver device); tmpfs
 // mounts get Docker's noexec,nosuid,nodev defaults and a fresh, empty file system at every start.
 func specMounts(l Layout, rec *Record, rootfs string) ([]*configs.Mount, error) {
-	store, err := volume.Open(l.Root)
+	store, err := l.openVolumes()
 	if err != nil {
 		return nil, err
 	}
@@ -446,7 +456,7 @@ func releaseMounts(l Layout, rec *Record, removeAnonymous bool) error {
 	if !removeAnonymous {
 		return nil
 	}
-	store, err := volume.Open(l.Root)
+	store, err := l.openVolumes()
 	if err != nil {
 		return err
 	}

@@ -69,5 +69,10 @@ func (r *Runtime) setPaused(nameOrID string, pause bool) error {
 		}
 		return err
 	}
+	if pause {
+		r.event(&c.Record, "pause", nil)
+	} else {
+		r.event(&c.Record, "unpause", nil)
+	}
 	return nil
 }

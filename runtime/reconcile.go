@@ -71,6 +71,7 @@ func (r *Runtime) reconcile(id string) (*Container, error) {
 	if c.FinishedAt.IsZero() || c.FinishedAt.Before(c.StartedAt) {
 		c.FinishedAt = time.Now().UTC()
 	}
+	r.dieEvents(&c.Record, &c.State, c.FinishedAt.Sub(c.StartedAt)) // nobody else saw the exit
 	if err := r.SaveState(id, &c.State); err != nil {
 		l.Release()
 		return nil, err

@@ -100,6 +100,7 @@ func (r *Runtime) removeRecord(c *Container, volumes, released bool) (purge func
 		return nil, fmt.Errorf("remove container %s: %w", c.Name, err)
 	}
 	r.releaseName(c.Name, id)
+	r.event(&c.Record, "destroy", nil)
 	return func() {
 		os.RemoveAll(dir)
 		os.RemoveAll(filepath.Join(r.Layout.RunRoot, "containers", id))
@@ -118,6 +119,7 @@ func (r *Runtime) killAndWait(id string, timeout time.Duration) error {
 		thaw(id)
 	}
 	if c.Pid > 0 && Alive(c.Pid, c.PidStart) {
+		r.killEvent(&c.Record, unix.SIGKILL)
 		unix.Kill(c.Pid, unix.SIGKILL)
 	}
 	return r.waitStopped(id, timeout)

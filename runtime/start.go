@@ -133,7 +133,8 @@ func (r *Runtime) Start(id string, opts StartOptions) (*Container, *AttachConn, 
 		}
 		var conn *AttachConn
 		if opts.Attach != nil {
-			conn, err = r.DialAttach(id, *opts.Attach)
+			r.event(&c.Record, "attach", nil)
+			conn, err = r.dialAttach(id, *opts.Attach)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -185,7 +186,8 @@ func (r *Runtime) Start(id string, opts StartOptions) (*Container, *AttachConn, 
 		}
 		switch {
 		case m.Ready:
-			conn, err = r.DialAttach(id, *opts.Attach)
+			r.event(&c.Record, "attach", nil) // the monitor starts the process once attached: before its start
+			conn, err = r.dialAttach(id, *opts.Attach)
 			if err != nil {
 				return fail(err)
 			}

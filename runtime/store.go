@@ -415,6 +415,7 @@ func (r *Runtime) Rename(id, newName string) error {
 		return err
 	}
 	r.releaseName(old, id)
+	r.event(&c.Record, "rename", map[string]string{"oldName": "/" + old})
 	return nil
 }
 

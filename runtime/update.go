@@ -59,7 +59,11 @@ func (r *Runtime) Update(nameOrID string, opts UpdateOptions) error {
 		}
 	}
 	c.Record.HostConfig = &hc
-	return r.SaveRecord(&c.Record)
+	if err := r.SaveRecord(&c.Record); err != nil {
+		return err
+	}
+	r.event(&c.Record, "update", nil)
+	return nil
 }
 
 // validateUpdate checks the request on its own, as Docker's daemon does before looking at the

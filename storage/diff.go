@@ -21,8 +21,12 @@ import (
 // get a ".wh..wh..opq" entry, and ownership, modes, xattrs (except overlay's own and SELinux
 // labels), hardlinks, symlinks, device nodes and fifos are kept. Sockets are skipped, as Docker
 // does. Entries come in lexical order and times are truncated to seconds, as Docker writes them.
-func Diff(upperDir string, w io.Writer) error {
+func Diff(upperDir string, w io.Writer) error { return DiffWith(upperDir, w, DiffOptions{}) }
+
+// DiffWith is Diff with options (see DiffOptions).
+func DiffWith(upperDir string, w io.Writer, opts DiffOptions) error {
 	d := &differ{
+		skip:  opts.Skip,
 		root:  filepath.Clean(upperDir),
 		tw:    tar.NewWriter(w),
 		links: map[uint64]string{},
@@ -34,11 +38,17 @@ func Diff(upperDir string, w io.Writer) error {
 	}
 	defer unix.Close(rootFd)
 	d.rootFd = rootFd
-	err = filepath.WalkDir(d.root, func(p string, _ fs.DirEntry, err error) error {
+	err = filepath.WalkDir(d.root, func(p string, e fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		if p == d.root {
+			return nil
+		}
+		if d.skip != nil && d.skip(strings.TrimPrefix(p, d.root+"/")) {
+			if e.IsDir() {
+				return filepath.SkipDir
+			}
 			return nil
 		}
 		return d.entry(p)
@@ -53,6 +63,7 @@ func Diff(upperDir string, w io.Writer) error {
 }
 
 type differ struct {
+	skip   func(rel string) bool
 	root   string
 	rootFd int // O_PATH handle on root, for openat2
 	tw     *tar.Writer

@@ -12,6 +12,7 @@ import (
 
 	"github.com/berth-project/berth/internal/atomicfile"
 	"github.com/berth-project/berth/internal/errdefs"
+	"github.com/berth-project/berth/internal/events"
 	"github.com/berth-project/berth/internal/ids"
 	"github.com/berth-project/berth/internal/lock"
 	apivolume "github.com/docker/docker/api/types/volume"
@@ -50,6 +51,10 @@ func (v *Volume) API() apivolume.Volume {
 
 // Store is the volume store under <root>/volumes.
 type Store struct {
+	// EventsRunRoot is the runroot whose event journal (internal/events) records the volumes
+	// the store creates and destroys; "" records nothing.
+	EventsRunRoot string
+
 	root string // --root
 	dir  string // <root>/volumes
 	// held is the store lock taken by Lock, until Unlock.
@@ -188,6 +193,7 @@ func (s *Store) Create(opts CreateOptions) (v *Volume, created bool, err error) 
 		return fail(err)
 	}
 	v.Mountpoint = s.DataPath(v.Name)
+	events.Record(s.EventsRunRoot, events.Volume, "create", v.Name, map[string]string{"driver": v.Driver})
 	return v, true, nil
 }
 
@@ -351,6 +357,7 @@ func (s *Store) removeLocked(v *Volume) (int64, error) {
 		os.Remove(trash)
 		return 0, fmt.Errorf("remove %s: %w", v.Name, err)
 	}
+	events.Record(s.EventsRunRoot, events.Volume, "destroy", v.Name, map[string]string{"driver": v.Driver})
 	if err := os.RemoveAll(trash); err != nil {
 		return size, fmt.Errorf("remove %s: %w", v.Name, err)
 	}

@@ -1,6 +1,7 @@
 package volume
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/berth-project/berth/internal/errdefs"
+	"github.com/berth-project/berth/internal/events"
 	"golang.org/x/sys/unix"
 )
 
@@ -104,6 +106,41 @@ func TestStoreLifecycle(t *testing.T) {
 		if e.Name() != ".lock" {
 			t.Errorf("left behind in volumes/: %s", e.Name())
 		}
+	}
+}
+
+func TestStoreRecordsEvents(t *testing.T) {
+	t.Parallel()
+	runRoot := t.TempDir()
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Create(CreateOptions{Name: "quiet"}); err != nil { // EventsRunRoot "": nothing
+		t.Fatal(err)
+	}
+	s.EventsRunRoot = runRoot
+	if _, _, err := s.Create(CreateOptions{Name: "data"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Remove("data", RemoveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(runRoot, events.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+		var m events.Message
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		got = append(got, fmt.Sprintf("%s %s %s driver=%s", m.Type, m.Action, m.Actor.ID, m.Actor.Attributes["driver"]))
+	}
+	want := []string{"volume create data driver=local", "volume destroy data driver=local"}
+	if strings.Join(got, "; ") != strings.Join(want, "; ") {
+		t.Errorf("events %q, want %q", got, want)
 	}
 }
 

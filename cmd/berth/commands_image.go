@@ -34,6 +34,7 @@ func addImageCommands(root *cobra.Command, cli *CLI) {
 		newLoadCommand(cli),
 		newImportCommand(cli),
 		newImagePruneCommand(cli),
+		newBuildCommand(cli),
 	)
 	root.AddCommand(cmd,
 		newImageLsCommand(cli, "images"),
@@ -88,8 +89,15 @@ func completeImages(cli *CLI) cobra.CompletionFunc {
 	}
 }
 
-// openImages opens the image store of the CLI's --root.
-func openImages(cli *CLI) (*image.Store, error) { return image.Open(cli.Root) }
+// openImages opens the image store of the CLI's --root, recording its events in --runroot.
+func openImages(cli *CLI) (*image.Store, error) {
+	s, err := image.Open(cli.Root)
+	if err != nil {
+		return nil, err
+	}
+	s.EventsRunRoot = cli.RunRoot
+	return s, nil
+}
 
 // errImageReported makes berth exit 1 after the error has been printed.
 var errImageReported = &StatusError{Code: 1}

@@ -28,8 +28,15 @@ func addVolumeCommands(root *cobra.Command, cli *CLI) {
 	root.AddCommand(cmd)
 }
 
-// openVolumes opens the volume store of the CLI's --root.
-func openVolumes(cli *CLI) (*volume.Store, error) { return volume.Open(cli.Root) }
+// openVolumes opens the volume store of the CLI's --root, recording its events in --runroot.
+func openVolumes(cli *CLI) (*volume.Store, error) {
+	s, err := volume.Open(cli.Root)
+	if err != nil {
+		return nil, err
+	}
+	s.EventsRunRoot = cli.RunRoot
+	return s, nil
+}
 
 // errDaemonReported is returned after an error has already been printed in Docker's
 // "Error response from daemon: ..." form: berth exits 1 without printing more.

@@ -113,7 +113,7 @@ func writeCidfile(path, id string) error {
 // resolveRunImage finds ref in the image store, pulling it per --pull (missing: only when absent,
 // printing Docker's "Unable to find image" line and the pull progress to stderr).
 func resolveRunImage(ctx context.Context, cli *CLI, ref, pull, platform string) (*image.Image, []string, error) {
-	store, err := image.Open(cli.Root)
+	store, err := openImages(cli)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -189,7 +189,7 @@ func newObjectFinder(cli *CLI, o *inspectOptions) func(ref string) (any, error) 
 				v, err = inspectContainer(cli, rt, &images, ref, o.size)
 			case "image":
 				if images == nil {
-					if images, err = image.Open(cli.Root); err != nil {
+					if images, err = openImages(cli); err != nil {
 						return nil, err
 					}
 				}
@@ -226,7 +226,7 @@ func inspectContainer(cli *CLI, rt *runtime.Runtime, images **image.Store, ref s
 	if size {
 		opts.ImageSize = func(id string) (int64, error) {
 			if *images == nil {
-				s, err := image.Open(cli.Root)
+				s, err := openImages(cli)
 				if err != nil {
 					return 0, err
 				}

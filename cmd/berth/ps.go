@@ -92,15 +92,15 @@ func runPs(cli *CLI, o *psOptions) error {
 		opts.Limit = 1
 	}
 	var images *image.Store
-	openImages := func() *image.Store {
+	imageStore := func() *image.Store {
 		if images == nil {
-			images, _ = image.Open(cli.Root)
+			images, _ = openImages(cli)
 		}
 		return images
 	}
 	if f.Contains("ancestor") {
 		opts.ResolveImage = func(ref string) (string, error) {
-			s := openImages()
+			s := imageStore()
 			if s == nil {
 				return "", errors.New("no image store")
 			}
@@ -136,7 +136,7 @@ func runPs(cli *CLI, o *psOptions) error {
 			row.sizeRw, _ = rt.SizeRw(c.ID)
 			isz, ok := imageSizes[c.ImageID]
 			if !ok && c.ImageID != "" {
-				if s := openImages(); s != nil {
+				if s := imageStore(); s != nil {
 					if img, err := s.Resolve(c.ImageID); err == nil {
 						isz = img.Size
 					}

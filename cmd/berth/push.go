@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/signal"
 	"syscall"
@@ -27,6 +28,9 @@ func newPushCommand(cli *CLI) *cobra.Command {
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			if _, err := store.Push(ctx, args[0], image.PushOptions{Out: cli.Out, Quiet: quiet}); err != nil {
+				if pe := (*image.PushError)(nil); errors.As(err, &pe) {
+					return reportStatus(cli, 1, pe.Msg) // the push stream's last line, as docker prints it
+				}
 				return imageError(cli, err)
 			}
 			if quiet {

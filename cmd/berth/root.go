@@ -81,7 +81,9 @@ func newBareRoot(cli *CLI) *cobra.Command {
 	root.PersistentFlags().StringVar(&cli.Root, "root", envOr("BERTH_ROOT", "/var/lib/berth"), "Root directory of persistent berth state (env BERTH_ROOT)")
 	root.PersistentFlags().StringVar(&cli.RunRoot, "runroot", envOr("BERTH_RUNROOT", "/run/berth"), "Root directory of runtime state (env BERTH_RUNROOT)")
 	root.PersistentFlags().StringVar(&cli.LogLevel, "log-level", "info", `Set the logging level ("debug"|"info"|"warn"|"error"|"fatal")`)
-	root.PersistentPreRunE = func(*cobra.Command, []string) error { return applyLogLevel(cli.LogLevel) }
+	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+		return applyLogLevel(cli.LogLevel)
+	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &StatusError{Code: 125, Msg: fmt.Sprintf("%s\nSee '%s --help'.", err, c.CommandPath())}
 	})

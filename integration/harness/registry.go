@@ -83,9 +83,35 @@ func StartRegistry() (*RegistryServer, error) {
 	if _, err := os.Stat(RegistryBinary); err != nil {
 		return nil, fmt.Errorf("%s missing (apt-get install docker-registry): %w", RegistryBinary, err)
 	}
+	return startRegistry("")
+}
+
+// NewAuthRegistry is NewRegistry behind Basic auth: htpasswd holds "user:bcrypt-hash" lines
+// (distribution accepts bcrypt only). /v2/ answers 401 without credentials.
+func NewAuthRegistry(tb testing.TB, htpasswd string) *RegistryServer {
+	tb.Helper()
+	f, err := os.CreateTemp("", "berth-htpasswd-")
+	if err == nil {
+		tb.Cleanup(func() { os.Remove(f.Name()) })
+		_, err = f.WriteString(htpasswd)
+		f.Close()
+	}
+	if err != nil {
+		tb.Fatalf("harness: htpasswd: %v", err)
+	}
+	srv, err := startRegistry(fmt.Sprintf("auth:\n  htpasswd:\n    realm: berth-test\n    path: %s\n", f.Name()))
+	if err != nil {
+		tb.Fatalf("harness: %v", err)
+	}
+	tb.Cleanup(srv.Stop)
+	return srv
+}
+
+// startRegistry starts a registry whose config ends with extra (YAML), retrying on port races.
+func startRegistry(extra string) (*RegistryServer, error) {
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
-		srv, err := startRegistryOnce()
+		srv, err := startRegistryOnce(extra)
 		if err == nil {
 			return srv, nil
 		}
@@ -111,7 +137,7 @@ http:
   addr: %s
 `
 
-func startRegistryOnce() (*RegistryServer, error) {
+func startRegistryOnce(extra string) (*RegistryServer, error) {
 	port, err := FreePort()
 	if err != nil {
 		return nil, err
@@ -122,7 +148,7 @@ func startRegistryOnce() (*RegistryServer, error) {
 	}
 	srv := &RegistryServer{Addr: "127.0.0.1:" + strconv.Itoa(port), Dir: dir, done: make(chan struct{})}
 	cfgPath := filepath.Join(dir, "config.yml")
-	cfg := fmt.Sprintf(registryConfig, filepath.Join(dir, "storage"), srv.Addr)
+	cfg := fmt.Sprintf(registryConfig, filepath.Join(dir, "storage"), srv.Addr) + extra
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("registry config: %w", err)
@@ -159,7 +185,7 @@ func startRegistryOnce() (*RegistryServer, error) {
 		resp, err := client.Get("http://" + srv.Addr + "/v2/")
 		if err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			if resp.StatusCode == http.StatusOK || (extra != "" && resp.StatusCode == http.StatusUnauthorized) {
 				return srv, nil
 			}
 		}
