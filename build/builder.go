@@ -9,14 +9,14 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/berth-project/berth/build/dockerfile/instructions"
+	"github.com/berth-project/berth/build/dockerfile/parser"
+	"github.com/berth-project/berth/build/dockerfile/shell"
 	"github.com/berth-project/berth/image"
 	"github.com/berth-project/berth/internal/errdefs"
 	"github.com/berth-project/berth/internal/ids"
 	"github.com/berth-project/berth/runtime"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/moby/buildkit/frontend/dockerfile/instructions"
-	"github.com/moby/buildkit/frontend/dockerfile/parser"
-	"github.com/moby/buildkit/frontend/dockerfile/shell"
 )
 
 // Builder builds images with one store's images and containers.

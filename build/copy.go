@@ -18,10 +18,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/berth-project/berth/build/dockerfile/instructions"
 	"github.com/berth-project/berth/internal/errdefs"
 	"github.com/berth-project/berth/storage"
 	securejoin "github.com/cyphar/filepath-securejoin"
-	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"golang.org/x/sys/unix"
 )
 

@@ -8,13 +8,13 @@ import (
 	"reflect"
 	"strings"
 
+	"github.com/berth-project/berth/build/dockerfile/instructions"
+	"github.com/berth-project/berth/build/dockerfile/shell"
 	"github.com/berth-project/berth/image"
 	"github.com/berth-project/berth/internal/errdefs"
 	"github.com/berth-project/berth/runtime"
 	"github.com/docker/go-connections/nat"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/moby/buildkit/frontend/dockerfile/instructions"
-	"github.com/moby/buildkit/frontend/dockerfile/shell"
 )
 
 // dispatch runs one instruction on st, after substituting variables where Docker does (the

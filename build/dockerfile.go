@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/berth-project/berth/build/dockerfile/instructions"
+	"github.com/berth-project/berth/build/dockerfile/parser"
 	"github.com/berth-project/berth/internal/errdefs"
-	"github.com/moby/buildkit/frontend/dockerfile/instructions"
-	"github.com/moby/buildkit/frontend/dockerfile/parser"
 )
 
 // Dockerfile is a parsed Dockerfile.

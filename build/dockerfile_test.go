@@ -9,10 +9,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/berth-project/berth/build/dockerfile/instructions"
+	"github.com/berth-project/berth/build/dockerfile/shell"
 	"github.com/berth-project/berth/internal/errdefs"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/moby/buildkit/frontend/dockerfile/instructions"
-	"github.com/moby/buildkit/frontend/dockerfile/shell"
 )
 
 // describe renders a parsed Dockerfile's commands compactly for comparisons.

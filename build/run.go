@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/berth-project/berth/build/dockerfile/instructions"
 	"github.com/berth-project/berth/internal/errdefs"
 	"github.com/berth-project/berth/internal/ids"
 	"github.com/berth-project/berth/runtime"
@@ -16,7 +17,6 @@ import (
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/go-connections/nat"
-	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"golang.org/x/sys/unix"
 )
 
