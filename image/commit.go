@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"runtime"
 	"time"
 
@@ -157,15 +156,10 @@ func (l *spooledLayer) Close() error {
 // spoolLayer runs write into an unlinked temporary file under the store, computing the tar's
 // diff ID on the way.
 func (s *Store) spoolLayer(write func(io.Writer) error) (*spooledLayer, error) {
-	dir := filepath.Join(s.root, "tmp")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
-	}
-	f, err := os.CreateTemp(dir, "layer-*")
+	f, err := s.tempFile("layer-*")
 	if err != nil {
 		return nil, err
 	}
-	os.Remove(f.Name())
 	d := sha256.New()
 	bw := bufio.NewWriterSize(io.MultiWriter(f, d), 1<<20)
 	if err := write(bw); err != nil {

@@ -169,15 +169,10 @@ func (s *Store) putBlob(h v1.Hash, data []byte) error {
 // spool copies r into a temporary file under the store (so it sits on the same filesystem)
 // and returns it rewound; the caller closes and removes it.
 func (s *Store) spool(r io.Reader) (*os.File, error) {
-	dir := filepath.Join(s.root, "tmp")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
-	}
-	f, err := os.CreateTemp(dir, "spool-*")
+	f, err := s.tempFile("spool-*")
 	if err != nil {
 		return nil, err
 	}
-	os.Remove(f.Name())
 	if _, err := io.CopyBuffer(f, r, make([]byte, 1<<20)); err != nil {
 		f.Close()
 		return nil, err
@@ -186,5 +181,20 @@ func (s *Store) spool(r io.Reader) (*os.File, error) {
 		f.Close()
 		return nil, err
 	}
+	return f, nil
+}
+
+// tempFile creates an unlinked temporary file under the store's tmp folder (so it sits on the
+// store's filesystem and goes away with its last descriptor).
+func (s *Store) tempFile(pattern string) (*os.File, error) {
+	dir := filepath.Join(s.root, "tmp")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	f, err := os.CreateTemp(dir, pattern)
+	if err != nil {
+		return nil, err
+	}
+	os.Remove(f.Name())
 	return f, nil
 }

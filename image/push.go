@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
 
 	"github.com/berth-project/berth/internal/errdefs"
 	"github.com/berth-project/berth/internal/ids"
@@ -188,15 +187,10 @@ func (s *Store) compressLayer(pl *pushLayer, chain v1.Hash) error {
 		return err
 	}
 	defer rc.Close()
-	dir := filepath.Join(s.root, "tmp")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, "push-*")
+	f, err := s.tempFile("push-*")
 	if err != nil {
 		return err
 	}
-	os.Remove(f.Name())
 	pl.spool = f
 	d := sha256.New()
 	cw := &countWriter{w: io.MultiWriter(f, d)}
