@@ -66,6 +66,13 @@ check "memory.max = 128m" test "$(cat $path/memory.max)" = 134217728
 check "exec" berth exec v2 true
 out=$(berth run --rm -m 16m --network none busybox sh -c 'x=a; while :; do x=$x$x; done' 2>&1); rc=$?
 check "OOM kill gives 137" test "$rc" = 137
+# The seeds' filesystem commands and the event journal under systemd and cgroup v2.
+echo from-host > /tmp/cp-in
+check "cp into a running container" sh -c 'berth cp /tmp/cp-in v2:/cp-in && test "$(berth exec v2 cat /cp-in)" = from-host'
+check "cp out of it" sh -c 'berth cp v2:/cp-in /tmp/cp-out && test "$(cat /tmp/cp-out)" = from-host'
+check "commit and run the image" sh -c 'berth commit v2 vmtest/committed:1 >/dev/null && test "$(berth run --rm --network none vmtest/committed:1 cat /cp-in)" = from-host'
+check "diff lists the file" sh -c 'berth diff v2 | grep -q "^A /cp-in$"'
+check "events replay the start" sh -c "berth events --since 10m --until 0s --filter container=v2 | grep -q ' container start '"
 check "rm -f" berth rm -f v2
 check "cgroup removed" test ! -d "$path"
 check "bridge run" berth run --rm busybox true

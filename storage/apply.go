@@ -9,8 +9,8 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
-	"time"
 
+	"github.com/berth-project/berth/internal/tarattr"
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"golang.org/x/sys/unix"
 )
@@ -24,7 +24,7 @@ const (
 	whiteoutMeta   = ".wh..wh."
 	whiteoutOpaque = ".wh..wh..opq"
 	opaqueXattr    = "trusted.overlay.opaque"
-	paxXattr       = "SCHILY.xattr."
+	paxXattr       = tarattr.PAXXattrPrefix
 )
 
 // Apply unpacks the uncompressed docker layer tar r into dir (an existing, private folder that
@@ -177,7 +177,7 @@ func (a *applier) entry(hdr *tar.Header, tr *tar.Reader) error {
 		if err := a.owner(a.root, hdr, false); err != nil {
 			return err
 		}
-		if err := a.xattrs(a.root, hdr); err != nil {
+		if err := tarattr.Xattrs(a.root, hdr); err != nil {
 			return err
 		}
 		a.dirMeta = append(a.dirMeta, dirMeta{rel: "", hdr: hdr})
@@ -210,7 +210,7 @@ func (a *applier) entry(hdr *tar.Header, tr *tar.Reader) error {
 		if err := a.owner(p, hdr, false); err != nil {
 			return err
 		}
-		if err := a.xattrs(p, hdr); err != nil {
+		if err := tarattr.Xattrs(p, hdr); err != nil {
 			return err
 		}
 		a.dirMeta = append(a.dirMeta, dirMeta{rel: rel, hdr: hdr})
@@ -237,15 +237,8 @@ func (a *applier) entry(hdr *tar.Header, tr *tar.Reader) error {
 		}
 		return a.create(p, func() error { return unix.Linkat(unix.AT_FDCWD, target, unix.AT_FDCWD, p, 0) })
 	case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
-		mode := uint32(unix.S_IFIFO)
-		switch hdr.Typeflag {
-		case tar.TypeChar:
-			mode = unix.S_IFCHR
-		case tar.TypeBlock:
-			mode = unix.S_IFBLK
-		}
-		dev := int(unix.Mkdev(uint32(hdr.Devmajor), uint32(hdr.Devminor)))
-		if err := a.create(p, func() error { return unix.Mknod(p, mode|uint32(hdr.Mode)&0o7777, dev) }); err != nil {
+		typ, dev := tarattr.Node(hdr)
+		if err := a.create(p, func() error { return unix.Mknod(p, typ|uint32(hdr.Mode)&0o7777, dev) }); err != nil {
 			return err
 		}
 		if err := a.meta(p, hdr, true); err != nil {
@@ -392,15 +385,7 @@ func (a *applier) meta(p string, hdr *tar.Header, chmod bool) error {
 	if err := a.owner(p, hdr, true); err != nil {
 		return err
 	}
-	if err := a.xattrs(p, hdr); err != nil {
-		return err
-	}
-	if chmod {
-		if err := unix.Fchmodat(unix.AT_FDCWD, p, uint32(hdr.Mode)&0o7777, 0); err != nil {
-			return fmt.Errorf("chmod %s: %w", p, err)
-		}
-	}
-	return a.times(p, hdr)
+	return tarattr.Set(p, hdr, chmod)
 }
 
 // owner sets the entry's owner. fresh says we just created the entry (as opposed to keeping an
@@ -410,49 +395,11 @@ func (a *applier) owner(p string, hdr *tar.Header, fresh bool) error {
 	if fresh && a.isRoot && hdr.Uid == 0 && hdr.Gid == 0 {
 		return nil
 	}
-	err := unix.Lchown(p, hdr.Uid, hdr.Gid)
+	err := tarattr.Chown(p, hdr.Uid, hdr.Gid)
 	if err != nil && (a.isRoot || !errors.Is(err, unix.EPERM)) {
-		return fmt.Errorf("chown %s: %w", p, err)
+		return err
 	}
 	return nil
-}
-
-func (a *applier) xattrs(p string, hdr *tar.Header) error {
-	for k, v := range hdr.PAXRecords {
-		name, ok := strings.CutPrefix(k, paxXattr)
-		if !ok || name == "" {
-			continue
-		}
-		if strings.HasPrefix(name, "trusted.overlay.") {
-			continue // overlay's own bookkeeping must come from whiteouts, not from the archive
-		}
-		err := unix.Lsetxattr(p, name, []byte(v), 0)
-		// Like Docker: a filesystem without xattr support (or a namespace we may not write)
-		// loses the attribute rather than failing the whole layer.
-		if err != nil && !errors.Is(err, unix.ENOTSUP) && !errors.Is(err, unix.EPERM) {
-			return fmt.Errorf("setxattr %s %s: %w", p, name, err)
-		}
-	}
-	return nil
-}
-
-func (a *applier) times(p string, hdr *tar.Header) error {
-	atime := hdr.AccessTime
-	if atime.IsZero() {
-		atime = hdr.ModTime
-	}
-	ts := []unix.Timespec{timespec(atime), timespec(hdr.ModTime)}
-	if err := unix.UtimesNanoAt(unix.AT_FDCWD, p, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		return fmt.Errorf("set times on %s: %w", p, err)
-	}
-	return nil
-}
-
-func timespec(t time.Time) unix.Timespec {
-	if t.IsZero() {
-		return unix.Timespec{Sec: 0, Nsec: unix.UTIME_OMIT}
-	}
-	return unix.NsecToTimespec(t.UnixNano())
 }
 
 // finishDirs sets folder modes and times once nothing more is written inside them. A folder
@@ -471,10 +418,10 @@ func (a *applier) finishDirs() error {
 		if err := unix.Lstat(p, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR {
 			continue // replaced by a later entry
 		}
-		if err := unix.Chmod(p, uint32(d.hdr.Mode)&0o7777); err != nil {
-			return fmt.Errorf("chmod %s: %w", p, err)
+		if err := tarattr.Chmod(p, d.hdr); err != nil {
+			return err
 		}
-		if err := a.times(p, d.hdr); err != nil {
+		if err := tarattr.Times(p, d.hdr); err != nil {
 			return err
 		}
 	}

@@ -9,8 +9,8 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
-	"time"
 
+	"github.com/berth-project/berth/internal/tarattr"
 	"golang.org/x/sys/unix"
 )
 
@@ -67,7 +67,7 @@ func Extract(r io.Reader, dir string, opts ExtractOptions) error {
 	// Folder modes and times last, deepest first: writing in a folder changes its mtime.
 	for i := len(x.dirMeta) - 1; i >= 0; i-- {
 		d := x.dirMeta[i]
-		if err := x.meta(d.p, d.hdr, true); err != nil {
+		if err := tarattr.Set(d.p, d.hdr, true); err != nil {
 			return err
 		}
 	}
@@ -219,15 +219,8 @@ func (x *extractor) entry(hdr *tar.Header, tr *tar.Reader) error {
 		}
 		return nil // shares its target's metadata
 	case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
-		mode := uint32(unix.S_IFIFO)
-		switch hdr.Typeflag {
-		case tar.TypeChar:
-			mode = unix.S_IFCHR
-		case tar.TypeBlock:
-			mode = unix.S_IFBLK
-		}
-		dev := int(unix.Mkdev(uint32(hdr.Devmajor), uint32(hdr.Devminor)))
-		if err := unix.Mknod(p, mode|0o600, dev); err != nil {
+		typ, dev := tarattr.Node(hdr)
+		if err := unix.Mknod(p, typ|0o600, dev); err != nil {
 			return fmt.Errorf("mknod %s: %w", p, err)
 		}
 	default:
@@ -236,7 +229,8 @@ func (x *extractor) entry(hdr *tar.Header, tr *tar.Reader) error {
 	if err := x.chown(p, hdr); err != nil {
 		return err
 	}
-	return x.meta(p, hdr, hdr.Typeflag != tar.TypeSymlink)
+	// After the owner: a chown clears setuid bits and file capabilities.
+	return tarattr.Set(p, hdr, hdr.Typeflag != tar.TypeSymlink)
 }
 
 func (x *extractor) file(p string, hdr *tar.Header, tr *tar.Reader) error {
@@ -255,51 +249,11 @@ func (x *extractor) file(p string, hdr *tar.Header, tr *tar.Reader) error {
 // chown gives the entry at p its owner: opts.Owner, else (KeepOwner) the header's; hdr nil is a
 // folder made for a missing parent, which gets opts.Owner or is left to the caller.
 func (x *extractor) chown(p string, hdr *tar.Header) error {
-	var uid, gid int
 	switch {
 	case x.opts.Owner != nil:
-		uid, gid = x.opts.Owner.UID, x.opts.Owner.GID
+		return tarattr.Chown(p, x.opts.Owner.UID, x.opts.Owner.GID)
 	case x.opts.KeepOwner && hdr != nil:
-		uid, gid = hdr.Uid, hdr.Gid
-	default:
-		return nil
-	}
-	if err := unix.Lchown(p, uid, gid); err != nil {
-		return fmt.Errorf("chown %s: %w", p, err)
+		return tarattr.Chown(p, hdr.Uid, hdr.Gid)
 	}
 	return nil
-}
-
-// meta sets xattrs, the mode (unless a symlink: chmod) and the times of the entry at p, after its
-// owner (a chown clears setuid bits and file capabilities).
-func (x *extractor) meta(p string, hdr *tar.Header, chmod bool) error {
-	for k, v := range hdr.PAXRecords {
-		if name, ok := strings.CutPrefix(k, "SCHILY.xattr."); ok && name != "" && !strings.HasPrefix(name, "trusted.overlay.") {
-			err := unix.Lsetxattr(p, name, []byte(v), 0)
-			if err != nil && !errors.Is(err, unix.ENOTSUP) && !errors.Is(err, unix.EPERM) {
-				return fmt.Errorf("setxattr %s %s: %w", p, name, err)
-			}
-		}
-	}
-	if chmod {
-		if err := unix.Fchmodat(unix.AT_FDCWD, p, uint32(hdr.Mode)&0o7777, 0); err != nil {
-			return fmt.Errorf("chmod %s: %w", p, err)
-		}
-	}
-	atime := hdr.AccessTime
-	if atime.IsZero() {
-		atime = hdr.ModTime
-	}
-	ts := []unix.Timespec{timespec(atime), timespec(hdr.ModTime)}
-	if err := unix.UtimesNanoAt(unix.AT_FDCWD, p, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		return fmt.Errorf("set times on %s: %w", p, err)
-	}
-	return nil
-}
-
-func timespec(t time.Time) unix.Timespec {
-	if t.IsZero() {
-		return unix.Timespec{Sec: 0, Nsec: unix.UTIME_OMIT}
-	}
-	return unix.NsecToTimespec(t.UnixNano())
 }
