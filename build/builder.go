@@ -48,6 +48,8 @@ type Options struct {
 	Remove, ForceRemove bool
 	// Pull pulls the images of FROM even when they are stored (--pull).
 	Pull bool
+	// NoCache runs every step, never reusing the image an earlier build made (--no-cache).
+	NoCache bool
 	// Out receives the build's progress and the output of RUN (nil: discarded).
 	Out io.Writer
 }

@@ -124,6 +124,10 @@ func (bd *build) copy(ctx context.Context, st *stageState, req copyRequest) (err
 	}
 	comment := fmt.Sprintf("#(nop) %s %s%s in %s ", req.name, chown, sourcesHash(sources), dest)
 	createdBy := strings.Join(append(shellOf(st.cfg), comment), " ")
+	// The hash is known once the sources are copied: the copy is thrown away on a cache hit.
+	if hit, err := bd.probeCache(st, createdBy); err != nil || hit {
+		return err
+	}
 	upper := filepath.Join(layer, "upper")
 	return bd.commit(ctx, st, "", createdBy, func(w io.Writer) error { return storage.Diff(upper, w) })
 }

@@ -115,7 +115,20 @@ func copySource(root, dest string, s *source, owner *identity, unpack bool) erro
 	if err != nil {
 		return err
 	}
+	hashHeader(s, "", fi, owner)
 	return copyEntry(s, s.full, fi, filepath.Join(parent, filepath.Base(dest)), owner)
+}
+
+// hashHeader adds to the source's hash what the layer gets of an entry besides its content:
+// its path under the source, its mode and, when the files keep their owners (COPY --from),
+// its owner. The hash names the sources in the history, which the build cache compares: a
+// chmod or chown of a source must miss it.
+func hashHeader(s *source, rel string, fi fs.FileInfo, owner *identity) {
+	h := rel + "\x00" + fi.Mode().String() + "\x00"
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && owner == nil {
+		h += fmt.Sprintf("%d:%d\x00", st.Uid, st.Gid)
+	}
+	s.hash.Write([]byte(h))
 }
 
 // mkdirAll creates the folder dir of the image and its missing parents (0755, owned by owner
@@ -202,7 +215,7 @@ func copyTree(s *source, src, rel, dst string, owner *identity) error {
 		if err != nil {
 			return err
 		}
-		s.hash.Write([]byte(r + "\x00" + fi.Mode().String() + "\x00"))
+		hashHeader(s, r, fi, owner)
 		if err := copyEntry(s, p, fi, filepath.Join(dst, name), owner); err != nil {
 			return err
 		}

@@ -176,6 +176,9 @@ func expand(lex *shell.Lex, cmd instructions.Command, envs shell.EnvGetter) erro
 // "/bin/sh -c #(nop)  CMD [...]".
 func (bd *build) commitMeta(ctx context.Context, st *stageState, comment string) error {
 	cmd := append(shellOf(st.cfg), "#(nop) ", comment)
+	if hit, err := bd.probeCache(st, strings.Join(cmd, " ")); err != nil || hit {
+		return err
+	}
 	id, err := bd.createContainer(st, cmd, nil)
 	if err != nil {
 		return err

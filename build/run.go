@@ -100,6 +100,9 @@ func (bd *build) runStep(ctx context.Context, st *stageState, c *instructions.Ru
 		}
 		saveCmd = append(append([]string{fmt.Sprintf("|%d", len(shown))}, shown...), cmd...)
 	}
+	if hit, err := bd.probeCache(st, strings.Join(saveCmd, " ")); err != nil || hit {
+		return err
+	}
 	id, err := bd.createContainer(st, cmd, append(append([]string{}, st.cfg.Env...), argEnv...))
 	if err != nil {
 		return err
@@ -172,6 +175,9 @@ func (bd *build) workdir(ctx context.Context, st *stageState, p string) error {
 	}
 	st.cfg.WorkingDir = wd
 	cmd := append(shellOf(st.cfg), "#(nop) WORKDIR "+wd)
+	if hit, err := bd.probeCache(st, strings.Join(cmd, " ")); err != nil || hit {
+		return err
+	}
 	id, err := bd.createContainer(st, cmd, nil)
 	if err != nil {
 		return err

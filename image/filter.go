@@ -128,10 +128,18 @@ func (s *Store) Select(all []*Image, f Filters) ([]*Image, error) {
 			return nil, err
 		}
 	}
+	parents := map[string]bool{}
+	for _, img := range all {
+		if img.Parent != "" {
+			parents[img.Parent] = true
+		}
+	}
 	var out []*Image
 	for _, img := range all {
-		dangling := len(img.RepoTags) == 0
-		if f.Dangling != nil && *f.Dangling != dangling {
+		// As Docker's: dangling=true lists untagged images that are the parent of no other
+		// image (an intermediate image goes with its child); dangling=false tagged ones only.
+		untagged := len(img.RepoTags) == 0
+		if f.Dangling != nil && (*f.Dangling != untagged || (untagged && parents[img.ID])) {
 			continue
 		}
 		if len(f.References) > 0 && len(f.MatchingTags(img))+len(f.MatchingDigests(img)) == 0 {

@@ -262,6 +262,27 @@ func (s *Store) List() ([]*Image, error) {
 	return out, nil
 }
 
+// Children returns the images whose parent is the image parentID, most recently added first;
+// with parentID "" the images that have no parent.
+func (s *Store) Children(parentID string) ([]*Image, error) {
+	ix, err := s.load()
+	if err != nil {
+		return nil, err
+	}
+	var out []*Image
+	for _, r := range ix.Images {
+		if r.Parent != parentID {
+			continue
+		}
+		img, err := s.image(r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, img)
+	}
+	return out, nil
+}
+
 // image loads the config of r and makes its Image.
 func (s *Store) image(r *record) (*Image, error) {
 	h, err := v1.NewHash(r.ID)

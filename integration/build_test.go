@@ -343,3 +343,93 @@ func TestBuildFailures(t *testing.T) {
 	assertNoTemporaries(t, env)
 	env.CheckNoLeaks()
 }
+
+// stepIDs returns the image ID (12 characters) each step of a build's output ended on, FROM
+// first.
+func stepIDs(out string) []string {
+	var ids []string
+	for _, m := range regexp.MustCompile(`(?m)^Step \d+/\d+ : (?:.*\n)*? ---> ([0-9a-f]{12})$`).FindAllStringSubmatch(out, -1) {
+		ids = append(ids, m[1])
+	}
+	return ids
+}
+
+// The classic builder's cache: a second build reuses every step's image; a build argument RUN
+// sees, a changed file or mode of a COPY source miss from that step on; --no-cache runs all.
+func TestBuildCache(t *testing.T) {
+	env := harness.New(t)
+	bb := env.Pull("busybox")
+	dir := writeFiles(t, t.TempDir(), map[string]string{
+		"a.txt": "a\n",
+		"Dockerfile": "FROM " + bb + "\nARG V=1\nENV E=e\nWORKDIR /w\nCOPY a.txt ./\nRUN echo $V > v.txt\n" +
+			"CMD [\"cat\", \"v.txt\", \"a.txt\"]\n",
+	})
+	first := env.MustRun("build", "-t", "cached:1", dir)
+	if strings.Contains(first, "Using cache") {
+		t.Fatalf("first build used a cache:\n%s", first)
+	}
+	id := strings.TrimSpace(env.MustRun("images", "-q", "cached:1"))
+	hits := func(out string) int { return strings.Count(out, " ---> Using cache\n") }
+
+	second := env.MustRun("build", "-t", "cached:2", dir)
+	if hits(second) != 6 || strings.Contains(second, "Running in") || strings.Contains(second, "Removing intermediate container") ||
+		!regexp.MustCompile(`(?m)^Step 6/7 : RUN echo \$V > v.txt\n ---> Using cache\n ---> [0-9a-f]{12}\nStep 7/7 `).MatchString(second) {
+		t.Errorf("second build:\n%s", second)
+	}
+	if got := strings.TrimSpace(env.MustRun("images", "-q", "cached:2")); got != id || !strings.Contains(second, "Successfully built "+id+"\n") {
+		t.Errorf("second build made %s, the first %s", got, id)
+	}
+	if a, b := stepIDs(first), stepIDs(second); strings.Join(a, " ") != strings.Join(b, " ") || len(a) != 7 {
+		t.Errorf("step images differ: %v, %v", a, b)
+	}
+
+	// A build argument RUN sees is in its key: RUN and the steps after miss.
+	out := env.MustRun("build", "--build-arg", "V=2", "-t", "cached:v2", dir)
+	if hits(out) != 4 || !strings.Contains(out, "Step 6/7 : RUN echo $V > v.txt\n ---> Running in ") {
+		t.Errorf("build with another build argument:\n%s", out)
+	}
+	if got := env.MustRun("run", "--rm", "cached:v2"); got != "2\na\n" {
+		t.Errorf("run cached:v2: %q", got)
+	}
+	// A COPY source's content, then its mode: COPY and the steps after miss.
+	writeFiles(t, dir, map[string]string{"a.txt": "changed\n"})
+	out = env.MustRun("build", "-t", "cached:changed", dir)
+	if hits(out) != 3 || strings.Contains(out, "Step 5/7 : COPY a.txt ./\n ---> Using cache") {
+		t.Errorf("build with a changed file:\n%s", out)
+	}
+	if got := env.MustRun("run", "--rm", "cached:changed"); got != "1\nchanged\n" {
+		t.Errorf("run cached:changed: %q", got)
+	}
+	writeFiles(t, dir, map[string]string{"a.txt": "a\n"})
+	if out := env.MustRun("build", "-q", dir); out != "sha256:"+imageFullID(t, env, id)+"\n" {
+		t.Errorf("the first content again should give the first image: %q", out)
+	}
+	if err := os.Chmod(filepath.Join(dir, "a.txt"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out = env.MustRun("build", "-t", "cached:mode", dir)
+	if hits(out) != 3 {
+		t.Errorf("build with a changed mode:\n%s", out)
+	}
+	if got := env.MustRun("run", "--rm", "cached:mode", "stat", "-c", "%a", "a.txt"); got != "755\n" {
+		t.Errorf("mode of a.txt: %q", got)
+	}
+
+	// --no-cache runs every step.
+	out = env.MustRun("build", "--no-cache", "-t", "cached:nocache", dir)
+	if hits(out) != 0 || strings.Count(out, "Running in") != 5 {
+		t.Errorf("build --no-cache:\n%s", out)
+	}
+	if got := strings.TrimSpace(env.MustRun("images", "-q", "cached:nocache")); got == strings.TrimSpace(env.MustRun("images", "-q", "cached:mode")) {
+		t.Errorf("--no-cache gave the cached image %s", got)
+	}
+	noContainers(t, env)
+	assertNoTemporaries(t, env)
+	env.CheckNoLeaks()
+}
+
+// imageFullID returns the full hex ID of the image ref names.
+func imageFullID(t *testing.T, env *harness.Env, ref string) string {
+	t.Helper()
+	return strings.TrimPrefix(strings.TrimSpace(env.MustRun("image", "inspect", "-f", "{{.Id}}", ref)), "sha256:")
+}

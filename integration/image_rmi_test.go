@@ -114,3 +114,121 @@ func TestImageTag(t *testing.T) {
 		t.Errorf("tag with one argument: %s", res)
 	}
 }
+
+// deletedLines returns the IDs (12 characters) of rmi's or prune's Deleted lines, in order.
+func deletedLines(out string) []string {
+	var ids []string
+	for _, m := range regexp.MustCompile(`(?mi)^deleted: sha256:([0-9a-f]{64})$`).FindAllStringSubmatch(out, -1) {
+		ids = append(ids, m[1][:12])
+	}
+	return ids
+}
+
+// allImages returns `images -a -q`.
+func allImages(t *testing.T, env *harness.Env) []string {
+	t.Helper()
+	return lines(env.MustRun("images", "-a", "-q"))
+}
+
+// TestImageRmiBuildChain checks that rmi deletes a build's untagged intermediate images after
+// the image (not with --no-prune), keeps those another image or a container needs, and that
+// image prune removes a dangling chain.
+func TestImageRmiBuildChain(t *testing.T) {
+	env := harness.New(t)
+	bb := env.Pull("busybox")
+	baseID := strings.TrimSpace(env.MustRun("images", "-q", bb))
+	baseLayers := len(layerDirs(t, env))
+	dir := writeFiles(t, t.TempDir(), map[string]string{
+		"f":          "f\n",
+		"Dockerfile": "FROM " + bb + "\nENV A=1\nRUN echo x > /x\nCOPY f /f\nCMD [\"cat\", \"/f\"]\n",
+	})
+	steps := stepIDs(env.MustRun("build", "-t", "bt:1", dir)) // FROM, ENV, RUN, COPY, CMD
+	if len(steps) != 5 || steps[0] != baseID || len(allImages(t, env)) != 5 {
+		t.Fatalf("build steps %v, images -a %v", steps, allImages(t, env))
+	}
+
+	// Docker's order: the image, then each parent, each followed by the layers it alone had.
+	out := env.MustRun("rmi", "bt:1")
+	l := lines(out)
+	want := []string{"Untagged: bt:1", steps[4], steps[3], "layer", steps[2], "layer", steps[1]}
+	ok := len(l) == len(want)
+	for i := 0; ok && i < len(l); i++ {
+		switch w := want[i]; {
+		case i == 0:
+			ok = l[i] == w
+		case w == "layer":
+			ok = regexp.MustCompile(`^Deleted: sha256:[0-9a-f]{64}$`).MatchString(l[i]) && !strings.HasPrefix(l[i], "Deleted: sha256:"+steps[3])
+		default:
+			ok = strings.HasPrefix(l[i], "Deleted: sha256:"+w)
+		}
+	}
+	if !ok {
+		t.Errorf("rmi of a built image:\n%s\nwant the images %v with their layers", out, steps[1:])
+	}
+	if got := allImages(t, env); len(got) != 1 || got[0] != baseID || len(layerDirs(t, env)) != baseLayers {
+		t.Errorf("after rmi: images %v, %d layers", got, len(layerDirs(t, env)))
+	}
+
+	// --no-prune deletes the image alone; its parent is then dangling, and prune takes the chain.
+	steps = stepIDs(env.MustRun("build", "-t", "bt:1", dir))
+	if got := deletedLines(env.MustRun("rmi", "--no-prune", "bt:1")); len(got) != 1 || got[0] != steps[4] {
+		t.Errorf("rmi --no-prune deleted %v", got)
+	}
+	if got := allImages(t, env); len(got) != 4 {
+		t.Errorf("after rmi --no-prune: %v", got)
+	}
+	if got := lines(env.MustRun("images", "-q", "-f", "dangling=true")); len(got) != 1 || got[0] != steps[3] {
+		t.Errorf("dangling images %v, want the COPY step's %s", got, steps[3])
+	}
+	out = env.MustRun("image", "prune", "-f")
+	if got := deletedLines(out); len(got) != 5 || got[0] != steps[3] || got[2] != steps[2] || got[4] != steps[1] {
+		t.Errorf("prune of a dangling chain:\n%s", out)
+	}
+	if got := allImages(t, env); len(got) != 1 || got[0] != baseID {
+		t.Errorf("after prune: %v", got)
+	}
+
+	// An intermediate image that is the parent of another tagged image stays.
+	steps = stepIDs(env.MustRun("build", "-t", "bt:1", dir))
+	other := writeFiles(t, t.TempDir(), map[string]string{
+		"Dockerfile": "FROM " + bb + "\nENV A=1\nRUN echo x > /x\nCMD [\"cat\", \"/x\"]\n",
+	})
+	steps2 := stepIDs(env.MustRun("build", "-t", "bt:2", other))
+	if len(steps2) != 4 || steps2[2] != steps[2] {
+		t.Fatalf("bt:2's steps %v should share bt:1's %v", steps2, steps)
+	}
+	if got := deletedLines(env.MustRun("rmi", "bt:1")); len(got) != 3 || got[0] != steps[4] || got[1] != steps[3] {
+		t.Errorf("rmi beside bt:2 deleted %v", got)
+	}
+	if out := env.MustRun("run", "--rm", "bt:2"); out != "x\n" {
+		t.Errorf("run bt:2: %q", out)
+	}
+	oneLineError(t, env.MustFail("rmi", steps[2]), 1, "conflict: unable to delete "+steps[2]+" (cannot be forced) - image has dependent child images")
+	if got := deletedLines(env.MustRun("rmi", "bt:2")); len(got) != 4 || got[0] != steps2[3] || got[3] != steps[1] {
+		t.Errorf("rmi bt:2 deleted %v", got)
+	}
+
+	// An intermediate image a container was created from stays, with its parents.
+	steps = stepIDs(env.MustRun("build", "-t", "bt:1", dir))
+	ctr := strings.TrimSpace(env.MustRun("create", "--network", "none", steps[2], "true"))
+	if got := deletedLines(env.MustRun("rmi", "bt:1")); len(got) != 3 || got[1] != steps[3] {
+		t.Errorf("rmi with a container on the RUN step deleted %v", got)
+	}
+	if got := allImages(t, env); len(got) != 3 {
+		t.Errorf("images left beside the container: %v", got)
+	}
+	if got := lines(env.MustRun("images", "-q", "-f", "dangling=true")); len(got) != 1 || got[0] != steps[2] {
+		t.Errorf("dangling images %v", got)
+	}
+	if got := deletedLines(env.MustRun("image", "prune", "-f")); len(got) != 0 {
+		t.Errorf("prune deleted an image a container uses: %v", got)
+	}
+	env.MustRun("rm", ctr)
+	if got := deletedLines(env.MustRun("image", "prune", "-f")); len(got) != 3 || got[0] != steps[2] || got[2] != steps[1] {
+		t.Errorf("prune after the container went deleted %v", got)
+	}
+	if got := allImages(t, env); len(got) != 1 || got[0] != baseID || len(layerDirs(t, env)) != baseLayers {
+		t.Errorf("at the end: images %v, %d layers", got, len(layerDirs(t, env)))
+	}
+	env.CheckNoLeaks()
+}

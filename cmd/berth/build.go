@@ -113,7 +113,7 @@ func runBuild(cli *CLI, o *buildOptions, contextArg string) error {
 	res, err := (&build.Builder{Images: store, Runtime: rt}).Build(ctx, build.Options{
 		Context: bctx, Dockerfile: dockerfile, DockerfileName: dfName,
 		Tags: o.tags, BuildArgs: args, Labels: labels, Target: o.target,
-		NetworkMode: o.network, Remove: o.rm || o.forceRm, ForceRemove: o.forceRm, Pull: o.pull,
+		NetworkMode: o.network, Remove: o.rm || o.forceRm, ForceRemove: o.forceRm, Pull: o.pull, NoCache: o.noCache,
 		Out: counted,
 	})
 	if err != nil {

@@ -25,7 +25,7 @@ func newRmiCommand(cli *CLI, use string) *cobra.Command {
 			}
 			failed := false
 			for _, ref := range args {
-				res, err := store.Remove(ref, image.RemoveOptions{Force: opts.force, UsedBy: imageUsers(cli)})
+				res, err := store.Remove(ref, image.RemoveOptions{Force: opts.force, NoPrune: opts.noPrune, UsedBy: imageUsers(cli)})
 				for _, r := range res {
 					if r.Untagged != "" {
 						fmt.Fprintln(cli.Out, "Untagged: "+r.Untagged)
@@ -49,7 +49,7 @@ func newRmiCommand(cli *CLI, use string) *cobra.Command {
 		cmd.Aliases = []string{"remove"}
 	}
 	cmd.Flags().BoolVarP(&opts.force, "force", "f", false, "Force removal of the image")
-	cmd.Flags().BoolVar(&opts.noPrune, "no-prune", false, "Do not delete untagged parents (berth keeps no parent images)")
+	cmd.Flags().BoolVar(&opts.noPrune, "no-prune", false, "Do not delete untagged parents")
 	return cmd
 }
 
