@@ -75,7 +75,8 @@ func nonNil(s []string) []string {
 }
 
 // History returns the image's history as Docker's `history` shows it, newest first. The
-// newest entry carries the image ID and tags; the others "<missing>".
+// newest entry carries the image ID and tags, each entry below it those of the next image down
+// the chain of stored parents (built or committed images); the others "<missing>".
 func (s *Store) History(img *Image) ([]imagetypes.HistoryResponseItem, error) {
 	sizes := make([]int64, len(img.ChainIDs))
 	for i, c := range img.ChainIDs {
@@ -115,6 +116,26 @@ func (s *Store) History(img *Image) ([]imagetypes.HistoryResponseItem, error) {
 	if len(items) > 0 {
 		items[0].ID = img.ID
 		items[0].Tags = nonNil(img.RepoTags)
+	}
+	if img.Parent == "" {
+		return items, nil
+	}
+	// As Docker: the entries below a built or committed image's own carry, one each, the IDs
+	// and tags of its stored parent, grandparent..., as far as that chain goes.
+	all, err := s.List()
+	if err != nil {
+		return nil, fmt.Errorf("history %s: %w", img.ID, err)
+	}
+	byID := make(map[string]*Image, len(all))
+	for _, im := range all {
+		byID[im.ID] = im
+	}
+	for i, cur := 1, byID[img.Parent]; i < len(items) && cur != nil; i, cur = i+1, byID[cur.Parent] {
+		items[i].ID = cur.ID
+		items[i].Tags = nonNil(cur.RepoTags)
+		if cur.Parent == "" {
+			break
+		}
 	}
 	return items, nil
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -183,6 +184,20 @@ CMD echo $MYPATH $GREETING
 	if !regexp.MustCompile(`(?m)^/bin/sh -c #\(nop\) COPY --chown=1000:1000 file:[0-9a-f]{64} in /owned/ $`).MatchString(hist) ||
 		!regexp.MustCompile(`(?m)^/bin/sh -c #\(nop\) COPY dir:[0-9a-f]{64} in /etc/conf/ $`).MatchString(hist) {
 		t.Errorf("COPY history:\n%s", hist)
+	}
+	// As Docker: each entry of a built image names the stored image of that step (down to the
+	// base image's own entry); only the base image's older entries are <missing>.
+	ids := lines(env.MustRun("history", "-q", "instr:1"))
+	base := strings.TrimPrefix(strings.TrimSpace(env.MustRun("image", "inspect", "-f", "{{.Id}}", bb)), "sha256:")[:12]
+	baseAt := -1
+	for i, id := range ids {
+		if id == base {
+			baseAt = i
+		}
+	}
+	if baseAt < 5 || ids[0] != strings.TrimSpace(env.MustRun("images", "-q", "instr:1")) || slices.Contains(ids[:baseAt], "<missing>") ||
+		len(ids) != baseAt+2 || ids[baseAt+1] != "<missing>" {
+		t.Errorf("history IDs %q (base image %s)", ids, base)
 	}
 
 	// ONBUILD triggers run in the stage that uses the image.
