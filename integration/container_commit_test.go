@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -56,6 +57,14 @@ func TestContainerCommit(t *testing.T) {
 		t.Fatalf("commit printed %q, want an image ID", out)
 	}
 	id := strings.TrimSpace(out)
+	// Docker's "commit" event, with the comment, the new image and its tag.
+	// (--until takes whole seconds, as Docker's: the next one, to include this second's events.)
+	until := strconv.FormatInt(time.Now().Unix()+1, 10)
+	ev := env.MustRun("events", "--since", "1m", "--until", until, "--filter", "event=commit",
+		"--format", "{{.Actor.Attributes.name}}|{{.Actor.Attributes.comment}}|{{.Actor.Attributes.imageID}}|{{.Actor.Attributes.imageRef}}")
+	if ev != "cm|my message|"+id+"|committed:v1\n" {
+		t.Errorf("commit event: %q", ev)
+	}
 	insp := env.MustRun("image", "inspect", "-f",
 		"{{.Id}}|{{.Parent}}|{{.Comment}}|{{.Author}}|{{.Config.User}}|{{json .Config.Cmd}}|{{json .Config.Entrypoint}}|{{json .Config.Env}}|{{.Config.WorkingDir}}|{{len .RootFS.Layers}}", "committed:v1")
 	want := fmt.Sprintf(`%s|%s|my message|Jane <jane@example.com>|root|["cat","/app/new.txt"]|["/app/entrypoint.sh"]|["%s","FIXTURE=layered","GREETING=hello world","ADDED=yes"]|/app|4`+"\n",

@@ -80,6 +80,12 @@ func (r *Runtime) Commit(ctx context.Context, images *image.Store, nameOrID stri
 	if err != nil {
 		return nil, err
 	}
+	// Docker's "commit" event: the comment, the new image and the tag it got ("" for none).
+	ref := ""
+	if opts.Ref != "" {
+		ref, _ = image.TagReference(opts.Ref)
+	}
+	r.event(&c.Record, "commit", map[string]string{"comment": opts.Message, "imageID": img.ID, "imageRef": ref})
 	return img, nil
 }
 
