@@ -32,16 +32,10 @@ type AttachConn struct {
 // ErrDetached is returned by Stream when the user typed the detach keys.
 var ErrDetached = errors.New("read escape sequence")
 
-// DialAttach connects to the monitor of running container id.
-func (r *Runtime) DialAttach(id string, o AttachOptions) (*AttachConn, error) {
-	if c, err := r.load(id); err == nil {
-		r.event(&c.Record, "attach", nil)
-	}
-	return r.dialAttach(id, o)
-}
-
-// dialAttach is DialAttach without the event (Start records it with the record it has).
-func (r *Runtime) dialAttach(id string, o AttachOptions) (*AttachConn, error) {
+// DialAttach connects to the monitor of running container c, recording Docker's attach event.
+func (r *Runtime) DialAttach(c *Container, o AttachOptions) (*AttachConn, error) {
+	r.event(&c.Record, "attach", nil)
+	id := c.ID
 	conn, err := net.Dial("unix", r.Layout.AttachSocket(id))
 	if err != nil {
 		return nil, fmt.Errorf("attach %s: %w", ids12(id), err)

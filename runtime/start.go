@@ -133,8 +133,7 @@ func (r *Runtime) Start(id string, opts StartOptions) (*Container, *AttachConn, 
 		}
 		var conn *AttachConn
 		if opts.Attach != nil {
-			r.event(&c.Record, "attach", nil)
-			conn, err = r.dialAttach(id, *opts.Attach)
+			conn, err = r.DialAttach(c, *opts.Attach)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -186,8 +185,8 @@ func (r *Runtime) Start(id string, opts StartOptions) (*Container, *AttachConn, 
 		}
 		switch {
 		case m.Ready:
-			r.event(&c.Record, "attach", nil) // the monitor starts the process once attached: before its start
-			conn, err = r.dialAttach(id, *opts.Attach)
+			// The monitor starts the process once attached: the attach event comes before start.
+			conn, err = r.DialAttach(c, *opts.Attach)
 			if err != nil {
 				return fail(err)
 			}

@@ -49,7 +49,7 @@ func newAttachCommand(cli *CLI) *cobra.Command {
 				sigProxy: o.sigProxy && !c.Config.Tty, keys: keys,
 			}
 			h, w := a.prepare(cli)
-			conn, err := rt.DialAttach(c.ID, runtime.AttachOptions{Stdin: a.stdin, Stdout: true, Stderr: true, Height: h, Width: w})
+			conn, err := rt.DialAttach(c, runtime.AttachOptions{Stdin: a.stdin, Stdout: true, Stderr: true, Height: h, Width: w})
 			if err != nil {
 				a.restore()
 				return daemonError(cli, err)

@@ -343,11 +343,8 @@ func (x *expansion) dollar() (string, error) {
 // modifier handles ${name<op>word} and, with colon, ${name:<op>word}, where a set but empty
 // value counts as unset.
 func (x *expansion) modifier(name string, op rune, colon bool) (string, error) {
-	word, _, err := x.scan('}', op == '#' || op == '%')
+	word, err := x.scanToBrace(op == '#' || op == '%')
 	if err != nil {
-		if x.peek() == eof {
-			return "", errMissingBrace
-		}
 		return "", err
 	}
 	value, set := x.get(name)
@@ -411,11 +408,8 @@ func (x *expansion) replace(name string) (string, error) {
 		}
 		return "", err
 	}
-	repl, _, err := x.scan('}', true)
+	repl, err := x.scanToBrace(true)
 	if err != nil {
-		if x.peek() == eof {
-			return "", errMissingBrace
-		}
 		return "", err
 	}
 	value, set := x.get(name)
@@ -427,6 +421,16 @@ func (x *expansion) replace(name string) (string, error) {
 		return "${" + name + sep + pattern + "/" + repl + "}", nil
 	}
 	return compilePattern(pattern).replace(value, repl, all), nil
+}
+
+// scanToBrace scans the word of a ${...} up to its closing brace (see scan); the end of the
+// input first is a missing brace.
+func (x *expansion) scanToBrace(raw bool) (string, error) {
+	word, _, err := x.scan('}', raw)
+	if err != nil && x.peek() == eof {
+		return "", errMissingBrace
+	}
+	return word, err
 }
 
 func orDefault(s, def string) string {
